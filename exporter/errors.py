@@ -1,0 +1,74 @@
+"""Errors raised by the exporter.
+
+Hierarchy::
+
+    ExporterError
+    ├── ConfigError              bad configuration; the message names field, value and fix
+    └── SourceError              one poll of one source failed; carries a bounded ``reason``
+        ├── AuthError            401/403: credential rejected (never retried)      reason=auth
+        ├── RateLimitedError     429 after retries                                 reason=rate_limited
+        ├── UpstreamServerError  5xx after retries                                 reason=server_error
+        ├── UpstreamClientError  other 4xx (bad request, not found)                reason=client_error
+        ├── UpstreamTimeoutError connect/read timeout after retries                reason=timeout
+        ├── UpstreamConnectionError refused, DNS, reset, TLS after retries         reason=connection
+        └── InvalidResponseError malformed JSON, schema drift, size or page caps   reason=invalid_response
+
+Messages never contain credentials: they are built from the URL path (no query string), status
+code and a short, sanitised description.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar, Final
+
+FAILURE_REASONS: Final[tuple[str, ...]] = (
+    "auth",
+    "rate_limited",
+    "server_error",
+    "client_error",
+    "timeout",
+    "connection",
+    "invalid_response",
+)
+
+
+class ExporterError(Exception):
+    """Base class of every error the exporter raises on purpose."""
+
+
+class ConfigError(ExporterError):
+    """The configuration cannot be used. ``str(err)`` is meant for the operator."""
+
+
+class SourceError(ExporterError):
+    """A source could not be polled. ``reason`` is one of :data:`FAILURE_REASONS`."""
+
+    reason: ClassVar[str] = "invalid_response"
+
+
+class AuthError(SourceError):
+    reason = "auth"
+
+
+class RateLimitedError(SourceError):
+    reason = "rate_limited"
+
+
+class UpstreamServerError(SourceError):
+    reason = "server_error"
+
+
+class UpstreamClientError(SourceError):
+    reason = "client_error"
+
+
+class UpstreamTimeoutError(SourceError):
+    reason = "timeout"
+
+
+class UpstreamConnectionError(SourceError):
+    reason = "connection"
+
+
+class InvalidResponseError(SourceError):
+    reason = "invalid_response"
