@@ -1,0 +1,75 @@
+"""The HTTP side: a starlette app whose lifespan owns the ClientSession and the poller.
+
+Routes: ``/metrics`` (cached exposition of the current snapshot; OpenMetrics and gzip
+negotiated), ``/`` (landing page), ``/-/healthy`` (process alive), ``/-/ready`` (first poll
+round finished, successful or not).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+
+import aiohttp
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from exporter.config import Config
+from exporter.landing import render_landing
+from exporter.poller import Clock, Poller
+from exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
+
+import time
+
+
+def create_app(config: Config, *, clock: Clock = time.time, jitter: float = 1.0) -> Starlette:
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        connector = aiohttp.TCPConnector(limit=32, limit_per_host=8)
+        async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
+            poller = Poller(config, session, clock=clock, jitter=jitter)
+            app.state.poller = poller
+            poller.start()
+            try:
+                yield
+            finally:
+                await poller.stop()
+
+    async def metrics(request: Request) -> Response:
+        snapshot = _poller(request).snapshot
+        accept = request.headers.get("accept", "")
+        openmetrics = "application/openmetrics-text" in accept
+        compress = "gzip" in request.headers.get("accept-encoding", "")
+        body = snapshot.render(openmetrics=openmetrics, compress=compress)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if compress else {}
+        media = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
+        return Response(body, headers=headers, media_type=media)
+
+    async def landing(request: Request) -> Response:
+        poller = _poller(request)
+        return HTMLResponse(render_landing(poller.config, poller.snapshot))
+
+    async def healthy(request: Request) -> Response:
+        return PlainTextResponse("OK\n")
+
+    async def ready(request: Request) -> Response:
+        if _poller(request).first_round.is_set():
+            return PlainTextResponse("Ready\n")
+        return PlainTextResponse("Waiting for the first poll round\n", status_code=503)
+
+    return Starlette(
+        routes=[
+            Route("/metrics", metrics),
+            Route("/", landing),
+            Route("/-/healthy", healthy, methods=["GET", "HEAD"]),
+            Route("/-/ready", ready, methods=["GET", "HEAD"]),
+        ],
+        lifespan=lifespan,
+    )
+
+
+def _poller(request: Request) -> Poller:
+    poller: Poller = request.app.state.poller
+    return poller

@@ -1,0 +1,405 @@
+"""Configuration: YAML file (or environment discovery) validated by pydantic models.
+
+Loading order: read YAML → interpolate ``${VAR}`` in every string (``$$`` is a literal ``$``)
+→ validate (unknown keys rejected) → read ``*_file`` secrets → top-level settings overridden by
+``LLM_EXPORTER_*`` environment variables. Every failure is a :class:`ConfigError` whose message
+names the field path, the bad value (never a secret's) and what is expected.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal, get_args
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from exporter.errors import ConfigError
+from exporter.providers import PROVIDERS
+from exporter.providers.base import DIMENSIONS
+
+#: Field names whose values are credentials: never echoed in errors, reprs or logs.
+SECRET_FIELDS = frozenset({"api_key"})
+
+_DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
+_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_LABEL_VALUE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
+_ENV_REF = re.compile(r"\$(\$|\{([A-Za-z_][A-Za-z0-9_]*)\})")
+
+
+def parse_duration(value: Any) -> float:
+    """Seconds from ``90``, ``"90s"``, ``"5m"``, ``"1h30m"`` (Prometheus-style units)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str) and _DURATION.match(value.strip()):
+        seconds = sum(
+            float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value.strip())
+        )
+    else:
+        raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if seconds <= 0:
+        raise ValueError("expected a positive duration")
+    return seconds
+
+
+Duration = Annotated[float, BeforeValidator(parse_duration)]
+Dimension = Literal["project", "api_key", "model", "line_item"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AccountConfig(_Strict):
+    provider: str
+    name: str | None = None
+    api_key: SecretStr | None = None
+    api_key_file: Path | None = None
+    base_url: str | None = None
+    poll_interval: Duration | None = None
+    stale_after: Duration | None = None
+    timeout: Duration = 60.0
+    group_by: tuple[Dimension, ...] = DIMENSIONS  # type: ignore[assignment]
+    sources: tuple[str, ...] | None = None
+    max_series: int = Field(default=2000, ge=1)
+
+    _secret: str | None = PrivateAttr(default=None)
+
+    @field_validator("provider")
+    @classmethod
+    def _known_provider(cls, value: str) -> str:
+        if value not in PROVIDERS:
+            hint = _did_you_mean(value, PROVIDERS)
+            raise ValueError(f"expected one of: {', '.join(sorted(PROVIDERS))}{hint}")
+        return value
+
+    @field_validator("name")
+    @classmethod
+    def _label_safe(cls, value: str | None) -> str | None:
+        if value is not None and not _LABEL_VALUE.match(value):
+            raise ValueError("expected letters, digits, '.', '_', ':' or '-' (it becomes a label)")
+        return value
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError("expected an http:// or https:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _check_sources_and_secret(self) -> AccountConfig:
+        spec = PROVIDERS[self.provider]
+        for source in self.sources or ():
+            if source not in spec.sources:
+                hint = _did_you_mean(source, spec.sources)
+                raise ValueError(
+                    f"sources: unknown source {source!r} for provider {self.provider}; "
+                    f"expected some of: {', '.join(spec.sources)}{hint}"
+                )
+        if self.api_key is not None and self.api_key_file is not None:
+            raise ValueError("set api_key or api_key_file, not both")
+        return self
+
+    @property
+    def account(self) -> str:
+        """The ``account`` label."""
+        return self.name or self.provider
+
+    @property
+    def secret(self) -> str | None:
+        """The resolved credential (from ``api_key`` or ``api_key_file``)."""
+        if self._secret is not None:
+            return self._secret
+        return self.api_key.get_secret_value() if self.api_key is not None else None
+
+    def enabled_sources(self) -> tuple[str, ...]:
+        return self.sources or tuple(PROVIDERS[self.provider].sources)
+
+
+class BudgetMatch(_Strict):
+    """Selects the series a budget counts; each field is one value or a list (any of)."""
+
+    provider: tuple[str, ...] | None = None
+    account: tuple[str, ...] | None = None
+    project: tuple[str, ...] | None = None
+    api_key: tuple[str, ...] | None = None
+    model: tuple[str, ...] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _scalars_to_lists(cls, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            return {k: [v] if isinstance(v, str) else v for k, v in data.items()}
+        return data
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        for key in ("provider", "account", "project", "api_key", "model"):
+            wanted: tuple[str, ...] | None = getattr(self, key)
+            if wanted is not None and labels.get(key, "") not in wanted:
+                return False
+        return True
+
+
+class BudgetConfig(_Strict):
+    name: str
+    limit_usd: Decimal = Field(gt=0)
+    period: Literal["month"] = "month"
+    match: BudgetMatch = BudgetMatch()
+    #: What spend counts. Only billed cost exists until the pricing catalog lands.
+    include: Literal["billed"] = "billed"
+
+    @field_validator("name")
+    @classmethod
+    def _label_safe(cls, value: str) -> str:
+        if not _LABEL_VALUE.match(value):
+            raise ValueError("expected letters, digits, '.', '_', ':' or '-' (it becomes a label)")
+        return value
+
+
+class Config(BaseSettings):
+    """The whole configuration. Top-level scalars can be overridden by ``LLM_EXPORTER_*``."""
+
+    model_config = SettingsConfigDict(
+        extra="forbid", frozen=True, env_prefix="LLM_EXPORTER_", env_ignore_empty=True
+    )
+
+    poll_interval: Duration = 300.0
+    #: Default staleness: this many poll intervals without success drop a source's data.
+    stale_polls: int = Field(default=3, ge=1)
+    accounts: tuple[AccountConfig, ...] = ()
+    budgets: tuple[BudgetConfig, ...] = ()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (_ScalarEnvSource(settings_cls), init_settings)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> Config:
+        seen: set[tuple[str, str]] = set()
+        for account in self.accounts:
+            key = (account.provider, account.account)
+            if key in seen:
+                raise ValueError(
+                    f"accounts: two {account.provider} accounts are named {account.account!r};"
+                    " give each a distinct name"
+                )
+            seen.add(key)
+        budgets = [b.name for b in self.budgets]
+        dupes = sorted({n for n in budgets if budgets.count(n) > 1})
+        if dupes:
+            raise ValueError(f"budgets: duplicate budget name(s) {', '.join(dupes)}")
+        return self
+
+    def poll_interval_of(self, account: AccountConfig) -> float:
+        return account.poll_interval or self.poll_interval
+
+    def stale_after_of(self, account: AccountConfig) -> float:
+        return account.stale_after or self.stale_polls * self.poll_interval_of(account)
+
+
+class _ScalarEnvSource(PydanticBaseSettingsSource):
+    """``LLM_EXPORTER_<FIELD>`` for the top-level scalar settings only."""
+
+    _FIELDS = ("poll_interval", "stale_polls")
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return os.environ.get(f"LLM_EXPORTER_{field_name.upper()}"), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for name in self._FIELDS:
+            raw = os.environ.get(f"LLM_EXPORTER_{name.upper()}")
+            if raw:
+                values[name] = raw
+        return values
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
+    """Load the config file, or discover accounts from the environment when ``path`` is None."""
+    env = os.environ if environ is None else environ
+    if path is None:
+        return _validate({"accounts": _discover(env)}, env, base_dir=Path.cwd())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or "invalid YAML"
+        raise ConfigError(f"{path}: {problem}{where}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level, got {_kind(raw)}")
+    return _validate(_interpolate(raw, env, ""), env, base_dir=path.parent)
+
+
+def _discover(env: Mapping[str, str]) -> list[dict[str, Any]]:
+    accounts: list[dict[str, Any]] = []
+    for name, spec in PROVIDERS.items():
+        if env.get(spec.env_var):
+            accounts.append({"provider": name, "api_key": env[spec.env_var]})
+        elif env.get(f"{spec.env_var}_FILE"):
+            accounts.append({"provider": name, "api_key_file": env[f"{spec.env_var}_FILE"]})
+    return accounts
+
+
+def _validate(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Config:
+    try:
+        config = Config(**raw)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, raw)) from None
+    for index, account in enumerate(config.accounts):
+        if account.api_key_file is not None:
+            file = account.api_key_file
+            if not file.is_absolute():
+                file = base_dir / file
+            try:
+                secret = file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(
+                    f"accounts[{index}].api_key_file: cannot read {file}: {exc.strerror}"
+                ) from None
+            if not secret:
+                raise ConfigError(f"accounts[{index}].api_key_file: {file} is empty")
+            account._secret = secret
+    return config
+
+
+def _interpolate(node: Any, env: Mapping[str, str], path: str) -> Any:
+    if isinstance(node, dict):
+        return {k: _interpolate(v, env, _join(path, str(k))) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
+    if isinstance(node, str) and "$" in node:
+
+        def substitute(match: re.Match[str]) -> str:
+            if match.group(1) == "$":
+                return "$"
+            name = match.group(2)
+            if name not in env:
+                raise ConfigError(
+                    f"{path}: environment variable {name} is not set "
+                    f"(referenced as ${{{name}}}); export it or remove the reference"
+                )
+            return env[name]
+
+        return _ENV_REF.sub(substitute, node)
+    return node
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+# --------------------------------------------------------------------------- error messages
+
+
+def _format_errors(exc: ValidationError, raw: Mapping[str, Any]) -> str:
+    lines = []
+    for error in exc.errors(include_url=False, include_input=True):
+        loc = tuple(error["loc"])
+        path = _loc_path(loc)
+        field = next((p for p in reversed(loc) if isinstance(p, str)), "")
+        kind = error["type"]
+        if kind == "extra_forbidden":
+            known = _known_keys(loc[:-1])
+            hint = _did_you_mean(str(loc[-1]), known)
+            lines.append(f"{path}: unknown key{hint or '; expected one of: ' + ', '.join(known)}")
+            continue
+        if kind == "missing":
+            lines.append(f"{path}: required field is missing")
+            continue
+        message = str(error["msg"]).removeprefix("Value error, ")
+        shown = error.get("input")
+        if field in SECRET_FIELDS or _is_secret_path(loc) or isinstance(shown, Mapping | list):
+            # Never echo a credential, nor a whole section that may contain one.
+            lines.append(f"{path}: {message}")
+        else:
+            lines.append(f"{path}: got {_show(error.get('input'))}; {message}")
+    return "invalid configuration:\n" + "\n".join(f"  - {line}" for line in lines)
+
+
+def _loc_path(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after[_check_sources_and_secret()]",):
+            continue
+        else:
+            out = _join(out, str(part))
+    return out or "(top level)"
+
+
+def _is_secret_path(loc: tuple[Any, ...]) -> bool:
+    return any(isinstance(p, str) and p in SECRET_FIELDS for p in loc)
+
+
+def _known_keys(loc: tuple[Any, ...]) -> list[str]:
+    model: type[BaseModel] | None = Config
+    for part in loc:
+        if isinstance(part, int) or model is None:
+            continue
+        info = model.model_fields.get(str(part))
+        model = _model_in(info.annotation) if info is not None else None
+    return sorted(model.model_fields) if model is not None else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for arg in get_args(annotation):
+        found = _model_in(arg)
+        if found is not None:
+            return found
+    return None
+
+
+def _did_you_mean(value: str, choices: Iterator[str] | Mapping[str, Any] | list[str]) -> str:
+    close = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _show(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _kind(value: Any) -> str:
+    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
+        type(value), type(value).__name__
+    )

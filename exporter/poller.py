@@ -1,0 +1,202 @@
+"""Background polling: one asyncio task per account, one snapshot swap per round of results.
+
+Each account's sources are polled concurrently every ``poll_interval`` (first poll after a
+small random jitter, so many accounts do not hit providers in lockstep). A source's result
+replaces its previous records (month-to-date is recomputed, never accumulated); a failure keeps
+the previous records until they are ``stale_after`` old. After any poll the snapshot is rebuilt
+and swapped in one reference assignment, which is all a scrape ever reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import aiohttp
+
+from exporter.config import AccountConfig, Config
+from exporter.errors import SourceError
+from exporter.providers import PROVIDERS
+from exporter.providers.base import SourceContext
+from exporter.snapshot import MonthToDateGuard, Snapshot, SourceState, build_snapshot, month_start
+from exporter.upstream import Limits, Upstream
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], float]
+
+
+class Poller:
+    """Owns the source states and the current snapshot."""
+
+    def __init__(
+        self,
+        config: Config,
+        session: aiohttp.ClientSession,
+        *,
+        clock: Clock = time.time,
+        jitter: float = 1.0,
+    ) -> None:
+        self.config = config
+        self._session = session
+        self._clock = clock
+        self._jitter = jitter
+        self._guard = MonthToDateGuard()
+        self._states: dict[tuple[str, str, str], SourceState] = {}
+        for account in config.accounts:
+            stale_after = config.stale_after_of(account)
+            for source in account.enabled_sources():
+                key = (account.provider, account.account, source)
+                self._states[key] = SourceState(
+                    account.provider, account.account, source, stale_after
+                )
+        self._snapshot = build_snapshot(config, self.states, self._guard, clock())
+        self.first_round = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+
+    @property
+    def states(self) -> Sequence[SourceState]:
+        return tuple(self._states.values())
+
+    @property
+    def snapshot(self) -> Snapshot:
+        return self._snapshot
+
+    def rebuild(self) -> Snapshot:
+        self._snapshot = build_snapshot(self.config, self.states, self._guard, self._clock())
+        return self._snapshot
+
+    async def poll_once(self) -> Snapshot:
+        """Poll every source of every account once, concurrently; return the new snapshot."""
+        await asyncio.gather(*(self.poll_account(a) for a in self.config.accounts))
+        snapshot = self.rebuild()
+        self.first_round.set()
+        return snapshot
+
+    async def poll_account(self, account: AccountConfig) -> None:
+        await asyncio.gather(*(self._poll_source(account, s) for s in account.enabled_sources()))
+
+    def start(self) -> None:
+        """Start one background task per account plus the staleness sweeper."""
+        if not self.config.accounts:
+            self.first_round.set()
+        remaining = {a.account + "/" + a.provider for a in self.config.accounts}
+
+        def done(name: str) -> None:
+            remaining.discard(name)
+            if not remaining:
+                self.first_round.set()
+
+        for account in self.config.accounts:
+            self._tasks.append(asyncio.create_task(self._run_account(account, done)))
+        self._tasks.append(asyncio.create_task(self._sweep()))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _run_account(self, account: AccountConfig, done: Callable[[str], None]) -> None:
+        interval = self.config.poll_interval_of(account)
+        await asyncio.sleep(random.uniform(0, self._jitter))  # noqa: S311 - jitter
+        first = True
+        while True:
+            started = time.monotonic()
+            await self.poll_account(account)
+            self.rebuild()
+            if first:
+                done(account.account + "/" + account.provider)
+                first = False
+            elapsed = time.monotonic() - started
+            await asyncio.sleep(max(0.0, interval - elapsed))
+
+    async def _sweep(self) -> None:
+        """Rebuild periodically so stale data expires and month rollover happens on time."""
+        while True:
+            await asyncio.sleep(30)
+            self.rebuild()
+
+    async def _poll_source(self, account: AccountConfig, source: str) -> None:
+        state = self._states[(account.provider, account.account, source)]
+        spec = PROVIDERS[account.provider]
+        started = time.monotonic()
+        counted = sum(state.stats.failures.values())
+        secret = account.secret
+        try:
+            if not secret:
+                raise _MissingCredential(
+                    f"no credential configured: set api_key or api_key_file ({spec.key_hint})"
+                )
+            now = self._clock()
+            upstream = Upstream(
+                self._session,
+                account.base_url or spec.default_base_url,
+                spec.auth_headers(secret),
+                state.stats,
+                limits=Limits(request_timeout=account.timeout),
+            )
+            context = SourceContext(
+                upstream=upstream,
+                start=month_start(now),
+                end=datetime.fromtimestamp(now, month_start(now).tzinfo),
+                group_by=frozenset(account.group_by),
+            )
+            budget = max(self.config.poll_interval_of(account), account.timeout * 2)
+            records = await asyncio.wait_for(spec.sources[source](context), timeout=budget)
+        except _MissingCredential as exc:
+            self._failed(state, started, str(exc), exc.reason)
+        except SourceError as exc:
+            self._failed(state, started, str(exc), exc.reason, counted)
+        except TimeoutError:
+            message = "poll did not finish within its time budget"
+            self._failed(state, started, message, "timeout", counted)
+        except Exception as exc:  # a parser bug must not kill the poller
+            log.exception("unexpected error polling %s/%s %s", state.provider, state.account, source)
+            message = f"unexpected {type(exc).__name__}"
+            self._failed(state, started, message, "invalid_response", counted)
+        else:
+            state.records = tuple(records)
+            state.up = True
+            state.last_error = None
+            state.last_success = self._clock()
+            state.last_duration = time.monotonic() - started
+            log.debug(
+                "polled %s/%s %s: %d records in %.2fs",
+                state.provider,
+                state.account,
+                source,
+                len(state.records),
+                state.last_duration,
+            )
+
+    def _failed(
+        self,
+        state: SourceState,
+        started: float,
+        message: str,
+        reason: str,
+        counted: int | None = None,
+    ) -> None:
+        if counted is not None and sum(state.stats.failures.values()) == counted:
+            # Failed after the requests succeeded (parser, time budget): count it once here.
+            state.stats.failures[reason] += 1
+        state.up = False
+        state.last_error = message
+        state.last_duration = time.monotonic() - started
+        log.warning(
+            "poll failed: %s/%s %s: %s (reason=%s)",
+            state.provider,
+            state.account,
+            state.source,
+            message,
+            reason,
+        )
+
+
+class _MissingCredential(SourceError):
+    reason = "auth"

@@ -1,0 +1,429 @@
+"""Immutable snapshots of everything the exporter knows, and their exposition.
+
+The poller keeps one :class:`SourceState` per (account, source). After polls finish it calls
+:func:`build_snapshot`, which turns the fresh records of every source into samples of the
+contract's metrics (month-to-date sums, latest levels, info series, budgets, health), applies
+the month-to-date guard and the cardinality guard, and returns a :class:`Snapshot`. The HTTP
+layer serves bytes the snapshot rendered once (per format and encoding), so a scrape does no
+work that grows with the number of series, and nothing at scrape time touches the network.
+"""
+
+from __future__ import annotations
+
+import gzip
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Final
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.registry import Collector
+
+from exporter import __version__
+from exporter.config import BudgetConfig, Config
+from exporter.contract import METRICS, OTHER, MetricSpec, MetricType
+from exporter.records import (
+    ApiKeyInfo,
+    CostRecord,
+    CountRecord,
+    LevelRecord,
+    ProjectInfo,
+    Record,
+    TokenRecord,
+)
+from exporter.upstream import RequestStats
+
+log = logging.getLogger(__name__)
+
+TEXT_CONTENT_TYPE: Final = "text/plain; version=0.0.4; charset=utf-8"
+OPENMETRICS_CONTENT_TYPE: Final = "application/openmetrics-text; version=1.0.0; charset=utf-8"
+
+#: Labels the cardinality guard may fold into ``other``.
+_FOLDABLE: Final = frozenset({"project", "api_key", "model", "line_item"})
+
+LabelKey = tuple[str, ...]
+
+
+@dataclass(slots=True)
+class SourceState:
+    """What the poller knows of one (account, source); mutated only by the poller."""
+
+    provider: str
+    account: str
+    source: str
+    stale_after: float
+    stats: RequestStats = field(default_factory=RequestStats)
+    up: bool | None = None
+    last_duration: float | None = None
+    last_success: float | None = None
+    last_error: str | None = None
+    records: tuple[Record, ...] = ()
+
+    def fresh(self, now: float) -> bool:
+        return self.last_success is not None and now - self.last_success <= self.stale_after
+
+
+def month_start(now: float) -> datetime:
+    """00:00 UTC on the 1st of the month containing ``now``."""
+    moment = datetime.fromtimestamp(now, UTC)
+    return moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def next_month_start(start: datetime) -> datetime:
+    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
+        month=start.month + 1
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sample:
+    labels: Mapping[str, str]
+    value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Family:
+    spec: MetricSpec
+    samples: tuple[Sample, ...]
+    #: ``_created`` of every sample (month-to-date counters only).
+    created: float | None = None
+
+
+class MonthToDateGuard:
+    """Keeps month-to-date counters from decreasing within one month in this process.
+
+    Providers restate buckets; a downward restatement would look like a counter reset to
+    Prometheus and be counted again by ``increase()``. Within a month we keep the highest value
+    seen (and log the restatement); at rollover everything starts from zero. Sticky folding
+    lives here too: a label set kept by the cardinality guard stays kept for the month, so
+    neither kept series nor ``other`` ever decrease.
+    """
+
+    def __init__(self) -> None:
+        self._month: datetime | None = None
+        self._high: dict[tuple[str, str, LabelKey], float] = {}
+        self._folds: dict[tuple[str, str], FoldState] = {}
+
+    def roll(self, month: datetime) -> None:
+        if month != self._month:
+            self._month = month
+            self._high.clear()
+            self._folds.clear()
+
+    def apply(self, metric: str, account_key: str, labels: LabelKey, value: float) -> float:
+        key = (metric, account_key, labels)
+        high = self._high.get(key)
+        if high is not None and value < high:
+            log.info(
+                "%s restated %s%s downward (%s -> %s); keeping the higher value this month",
+                account_key,
+                metric,
+                list(labels),
+                high,
+                value,
+            )
+            return high
+        self._high[key] = value
+        return value
+
+    def fold_state(self, metric: str, account_key: str) -> FoldState:
+        return self._folds.setdefault((metric, account_key), FoldState())
+
+
+@dataclass(slots=True)
+class FoldState:
+    """Label groups kept by the cardinality guard this month, per (metric, account)."""
+
+    kept: set[LabelKey] = field(default_factory=set)
+    overflowed: bool = False
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    families: tuple[Family, ...]
+    built_at: float
+    #: (provider, account) → source → state copy, for the landing page and --once.
+    health: tuple[SourceView, ...] = ()
+    unmatched_budgets: tuple[str, ...] = ()
+    _cache: dict[tuple[bool, bool], bytes] = field(default_factory=dict, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
+
+    def render(self, *, openmetrics: bool = False, compress: bool = False) -> bytes:
+        """The exposition bytes; rendered once per snapshot, format and encoding."""
+        key = (openmetrics, compress)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            cached = self._cache.get(key)
+            if cached is None:
+                if compress:
+                    cached = gzip.compress(self.render(openmetrics=openmetrics), 6, mtime=0)
+                else:
+                    registry = CollectorRegistry(auto_describe=False)
+                    registry.register(SnapshotCollector(self, created=openmetrics))
+                    render = generate_openmetrics if openmetrics else generate_latest
+                    cached = render(registry)
+                self._cache[key] = cached
+        return cached
+
+    def family(self, name: str) -> Family | None:
+        return next((f for f in self.families if f.spec.name == name), None)
+
+
+@dataclass(frozen=True, slots=True)
+class SourceView:
+    provider: str
+    account: str
+    source: str
+    up: bool | None
+    last_success: float | None
+    last_duration: float | None
+    last_error: str | None
+
+
+class SnapshotCollector(Collector):
+    """A prometheus_client collector over one immutable snapshot (no I/O in ``collect``)."""
+
+    def __init__(self, snapshot: Snapshot, *, created: bool = False) -> None:
+        self._snapshot = snapshot
+        self._created = created
+
+    def collect(self) -> Iterator[Metric]:
+        for family in self._snapshot.families:
+            spec = family.spec
+            metric: CounterMetricFamily | GaugeMetricFamily
+            if spec.type is MetricType.COUNTER:
+                metric = CounterMetricFamily(spec.family, spec.help, labels=spec.labels)
+                created = family.created if self._created else None
+                for sample in family.samples:
+                    values = [sample.labels[label] for label in spec.labels]
+                    metric.add_metric(values, sample.value, created=created)
+            else:
+                metric = GaugeMetricFamily(spec.name, spec.help, labels=spec.labels)
+                for sample in family.samples:
+                    metric.add_metric([sample.labels[label] for label in spec.labels], sample.value)
+            yield metric
+
+
+# --------------------------------------------------------------------------- building
+
+
+class _Sums:
+    """Month-to-date sums of one account, keyed by metric then label tuple."""
+
+    def __init__(self) -> None:
+        self.values: dict[str, dict[LabelKey, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
+        self.levels: dict[str, dict[LabelKey, tuple[datetime, Decimal]]] = defaultdict(dict)
+        self.projects: dict[str, str] = {}
+        self.api_keys: dict[str, str] = {}
+
+    def add(self, record: Record, since: datetime) -> None:
+        if isinstance(record, ProjectInfo):
+            self.projects[record.project] = record.name
+            return
+        if isinstance(record, ApiKeyInfo):
+            self.api_keys[record.api_key] = record.name
+            return
+        if record.start < since:
+            return
+        if isinstance(record, CostRecord):
+            key = (record.project, record.model, record.line_item)
+            self.values["llm_cost_usd_total"][key] += record.amount_usd
+        elif isinstance(record, TokenRecord):
+            tokens = self.values["llm_tokens_total"]
+            base = (record.project, record.api_key, record.model)
+            for token_type, count in (
+                ("input", record.input),
+                ("cache_read", record.cache_read),
+                ("cache_write", record.cache_write),
+                ("output", record.output),
+            ):
+                if count:
+                    tokens[(*base, token_type)] += count
+        elif isinstance(record, CountRecord):
+            spec = METRICS[record.unit.value]
+            full = {"project": record.project, "api_key": record.api_key, "model": record.model}
+            key = tuple(full[label] for label in spec.labels[2:])
+            self.values[spec.name][key] += record.value
+        elif isinstance(record, LevelRecord):
+            levels = self.levels[record.unit.value]
+            key = (record.project,)
+            current = levels.get(key)
+            if current is None or record.start >= current[0]:
+                levels[key] = (record.start, record.value)
+
+
+def build_snapshot(
+    config: Config,
+    states: Sequence[SourceState],
+    guard: MonthToDateGuard,
+    now: float,
+) -> Snapshot:
+    """Turn the fresh records of every source into an immutable snapshot."""
+    since = month_start(now)
+    guard.roll(since)
+    created = since.timestamp()
+    samples: dict[str, list[Sample]] = defaultdict(list)
+    folded: list[Sample] = []
+    # Guarded, unfolded cost samples feed the budgets (folding would lose the labels).
+    cost_for_budgets: list[tuple[Mapping[str, str], float]] = []
+
+    by_account: dict[tuple[str, str], list[SourceState]] = defaultdict(list)
+    for state in states:
+        by_account[(state.provider, state.account)].append(state)
+    max_series = {(a.provider, a.account): a.max_series for a in config.accounts}
+
+    for (provider, account), account_states in by_account.items():
+        sums = _Sums()
+        for state in account_states:
+            if state.fresh(now):
+                for record in state.records:
+                    sums.add(record, since)
+        account_key = f"{provider}/{account}"
+        base = {"provider": provider, "account": account}
+        for name, values in sorted(sums.values.items()):
+            spec = METRICS[name]
+            guarded = {
+                key: guard.apply(name, account_key, key, float(value))
+                for key, value in values.items()
+            }
+            if name == "llm_cost_usd_total":
+                for key, value in guarded.items():
+                    cost_for_budgets.append(({**base, **dict(zip(spec.labels[2:], key))}, value))
+            limit = max_series.get((provider, account), 2000)
+            kept, folded_count = _fold(spec, guarded, guard.fold_state(name, account_key), limit)
+            if folded_count:
+                folded.append(Sample({**base, "metric": name}, float(folded_count)))
+            for key, value in sorted(kept.items()):
+                samples[name].append(Sample({**base, **dict(zip(spec.labels[2:], key))}, value))
+        for name, levels in sorted(sums.levels.items()):
+            for (project,), (_, value) in sorted(levels.items()):
+                samples[name].append(Sample({**base, "project": project}, float(value)))
+        for project, project_name in sorted(sums.projects.items()):
+            labels = {**base, "project": project, "project_name": project_name}
+            samples["llm_project_info"].append(Sample(labels, 1.0))
+        for api_key, api_key_name in sorted(sums.api_keys.items()):
+            labels = {**base, "api_key": api_key, "api_key_name": api_key_name}
+            samples["llm_api_key_info"].append(Sample(labels, 1.0))
+
+    samples["llm_series_folded"] = folded
+    unmatched = _budgets(config.budgets, cost_for_budgets, since, samples)
+    _health(states, samples)
+    samples["llm_exporter_build_info"] = [Sample({"version": __version__}, 1.0)]
+
+    families = tuple(
+        Family(
+            spec,
+            tuple(samples.get(name, ())),
+            created if spec.type is MetricType.COUNTER and spec.scope.name == "MONTH_TO_DATE"
+            else None,
+        )
+        for name, spec in METRICS.items()
+        if samples.get(name)
+    )
+    health = tuple(
+        SourceView(
+            s.provider, s.account, s.source, s.up, s.last_success, s.last_duration, s.last_error
+        )
+        for s in states
+    )
+    return Snapshot(families, now, health, unmatched)
+
+
+def _fold(
+    spec: MetricSpec,
+    values: Mapping[LabelKey, float],
+    state: FoldState,
+    limit: int,
+) -> tuple[dict[LabelKey, float], int]:
+    """Keep at most ``limit`` label groups; sum the rest into one ``other`` group.
+
+    A group is the label tuple without ``token_type``, so one model's token types stay
+    together. Once a metric overflows, the groups kept stay kept for the month and new ones
+    are folded, so neither a kept series nor ``other`` ever decreases.
+    """
+    names = spec.labels[2:]
+    group_of = _group_projection(names)
+    totals: dict[LabelKey, float] = defaultdict(float)
+    for key, value in values.items():
+        totals[group_of(key)] += value
+    if not state.overflowed and len(totals) <= limit:
+        state.kept.update(totals)
+        return dict(values), 0
+    if not state.overflowed:
+        state.overflowed = True
+        # One group is reserved for ``other``: keep the highest-valued ones.
+        ranked = sorted(totals, key=lambda g: (-totals[g], g))
+        state.kept = set(ranked[: max(0, limit - 1)])
+    result: dict[LabelKey, float] = {}
+    folded_groups = set()
+    for key, value in values.items():
+        group = group_of(key)
+        if group in state.kept:
+            result[key] = value
+            continue
+        folded_groups.add(group)
+        other = tuple(
+            OTHER if name in _FOLDABLE else part for name, part in zip(names, key, strict=True)
+        )
+        result[other] = result.get(other, 0.0) + value
+    return result, len(folded_groups)
+
+
+def _group_projection(names: Sequence[str]) -> _Projection:
+    drop = [i for i, name in enumerate(names) if name == "token_type"]
+    return _Projection(drop)
+
+
+class _Projection:
+    def __init__(self, drop: list[int]) -> None:
+        self._drop = set(drop)
+
+    def __call__(self, key: LabelKey) -> LabelKey:
+        if not self._drop:
+            return key
+        return tuple(part for i, part in enumerate(key) if i not in self._drop)
+
+
+def _budgets(
+    budgets: Iterable[BudgetConfig],
+    costs: Sequence[tuple[Mapping[str, str], float]],
+    since: datetime,
+    samples: dict[str, list[Sample]],
+) -> tuple[str, ...]:
+    end = next_month_start(since).timestamp()
+    unmatched = []
+    for budget in budgets:
+        matched = [value for labels, value in costs if budget.match.matches(labels)]
+        if not matched:
+            unmatched.append(budget.name)
+        labels = {"budget": budget.name}
+        samples["llm_budget_limit_usd"].append(Sample(labels, float(budget.limit_usd)))
+        samples["llm_budget_spend_usd"].append(Sample(labels, sum(matched, 0.0)))
+        samples["llm_budget_period_end_timestamp_seconds"].append(Sample(labels, end))
+    return tuple(unmatched)
+
+
+def _health(states: Sequence[SourceState], samples: dict[str, list[Sample]]) -> None:
+    for state in sorted(states, key=lambda s: (s.provider, s.account, s.source)):
+        labels = {"provider": state.provider, "account": state.account, "source": state.source}
+        if state.up is not None:
+            samples["llm_source_up"].append(Sample(labels, 1.0 if state.up else 0.0))
+        if state.last_duration is not None:
+            samples["llm_source_poll_duration_seconds"].append(Sample(labels, state.last_duration))
+        if state.last_success is not None:
+            samples["llm_source_last_success_timestamp_seconds"].append(
+                Sample(labels, state.last_success)
+            )
+        samples["llm_upstream_requests_total"].append(Sample(labels, float(state.stats.requests)))
+        for reason, count in sorted(state.stats.failures.items()):
+            samples["llm_upstream_request_failures_total"].append(
+                Sample({**labels, "reason": reason}, float(count))
+            )
