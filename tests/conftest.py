@@ -66,8 +66,8 @@ def day(d: int, month: int = 11, year: int = 2026) -> datetime:
 
 
 def cost(d: int, amount: str, project: str = "proj_a", line_item: str = "gpt-4o, input",
-         model: str = "") -> CostRecord:
-    return CostRecord(day(d), project, model, line_item, Decimal(amount))
+         model: str = "", month: int = 11) -> CostRecord:
+    return CostRecord(day(d, month=month), project, model, line_item, Decimal(amount))
 
 
 def tokens(d: int, project: str = "proj_a", api_key: str = "key_1", model: str = "gpt-4o",
