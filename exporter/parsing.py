@@ -58,6 +58,8 @@ def as_decimal(value: Any, where: str, *, null: Decimal | None = Decimal(0)) -> 
 def as_count(value: Any, where: str) -> int:
     """A non-negative integer count; ``null`` and absent are 0."""
     number = as_decimal(value, where)
+    if number.adjusted() > 18:  # int() of a huge exponent would stall the event loop
+        raise InvalidResponseError(f"{where}: count out of range")
     if number != number.to_integral_value():
         raise InvalidResponseError(f"{where}: expected a whole number")
     if number < 0:

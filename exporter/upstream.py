@@ -188,7 +188,7 @@ class Upstream:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        backoff = min(self.retry.max_delay, self.retry.base_delay * 2 ** (attempt - 1))
+        backoff = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
         return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
 
     async def _attempt(
@@ -240,8 +240,12 @@ class Upstream:
             ) from None
         try:
             return json.loads(raw, parse_float=Decimal)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        except json.JSONDecodeError as exc:
             raise InvalidResponseError(f"{where}: malformed JSON ({exc.msg})") from None
+        except UnicodeDecodeError:
+            raise InvalidResponseError(f"{where}: body is not UTF-8") from None
+        except ValueError:  # an integer longer than sys.get_int_max_str_digits()
+            raise InvalidResponseError(f"{where}: number out of range") from None
         except RecursionError:
             raise InvalidResponseError(f"{where}: JSON nested too deeply") from None
 

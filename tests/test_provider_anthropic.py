@@ -544,6 +544,19 @@ async def test_malformed_json(upstream: Upstream, mocked: aioresponses) -> None:
     assert upstream.stats.failures["invalid_response"] == 1
 
 
+async def test_body_not_utf8(upstream: Upstream, mocked: aioresponses) -> None:
+    mocked.get(url(COST, COST_ALL), body=b'{"data": [\xff]}')
+    with pytest.raises(InvalidResponseError):
+        await PROVIDER.sources["cost_report"](context(upstream))
+
+
+async def test_integer_beyond_json_digit_limit(upstream: Upstream, mocked: aioresponses) -> None:
+    body = b'{"data": [], "has_more": false, "amount": ' + b"9" * 5000 + b"}"
+    mocked.get(url(COST, COST_ALL), body=body)
+    with pytest.raises(InvalidResponseError):
+        await PROVIDER.sources["cost_report"](context(upstream))
+
+
 def _cost_page(**result: Any) -> dict[str, Any]:
     base: dict[str, Any] = {"amount": "1", "currency": "USD"}
     base.update(result)
