@@ -8,6 +8,7 @@ round finished, successful or not).
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -20,8 +21,6 @@ from exporter.config import Config
 from exporter.landing import render_landing
 from exporter.poller import Clock, Poller
 from exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
-
-import time
 
 
 def create_app(config: Config, *, clock: Clock = time.time, jitter: float = 1.0) -> Starlette:

@@ -18,8 +18,13 @@ import aiohttp
 
 from exporter import __version__, logs
 from exporter.config import Config, load
-from exporter.errors import AuthError, ConfigError, SourceError, UpstreamConnectionError
-from exporter.errors import UpstreamTimeoutError
+from exporter.errors import (
+    AuthError,
+    ConfigError,
+    SourceError,
+    UpstreamConnectionError,
+    UpstreamTimeoutError,
+)
 from exporter.formats import render
 from exporter.poller import Poller
 from exporter.providers import PROVIDERS
@@ -49,21 +54,38 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_LISTEN,
         help=f"HOST:PORT to serve /metrics on (default {DEFAULT_LISTEN}).",
     )
-    parser.add_argument("--log.level", dest="log_level", default="info",
-                        choices=["debug", "info", "warning", "error"])
-    parser.add_argument("--log.format", dest="log_format", default="text",
-                        choices=["text", "json"])
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+    )
+    parser.add_argument("--log.format", dest="log_format", default="text", choices=["text", "json"])
     mode = parser.add_mutually_exclusive_group()
-    mode.add_argument("--once", action="store_true",
-                      help="Poll every source once, print the result and exit "
-                      "(0 if every source succeeded, 1 otherwise).")
-    mode.add_argument("--check", action="store_true",
-                      help="Validate the config and test each account's credential with one "
-                      "cheap call; exit non-zero on any failure.")
-    parser.add_argument("--format", dest="fmt", default="prometheus",
-                        choices=["prometheus", "json", "csv"], help="Output of --once.")
-    parser.add_argument("--allow-empty", action="store_true",
-                        help="Start even when no account is configured (serves health only).")
+    mode.add_argument(
+        "--once",
+        action="store_true",
+        help="Poll every source once, print the result and exit "
+        "(0 if every source succeeded, 1 otherwise).",
+    )
+    mode.add_argument(
+        "--check",
+        action="store_true",
+        help="Validate the config and test each account's credential with one "
+        "cheap call; exit non-zero on any failure.",
+    )
+    parser.add_argument(
+        "--format",
+        dest="fmt",
+        default="prometheus",
+        choices=["prometheus", "json", "csv"],
+        help="Output of --once.",
+    )
+    parser.add_argument(
+        "--allow-empty",
+        action="store_true",
+        help="Start even when no account is configured (serves health only).",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -158,12 +180,16 @@ def _serve(config: Config, listen: str) -> int:
     try:
         port_number = int(port)
     except ValueError:
-        print(f"llm-cost-exporter: --web.listen-address: expected HOST:PORT, got {listen!r}",
-              file=sys.stderr)
+        print(
+            f"llm-cost-exporter: --web.listen-address: expected HOST:PORT, got {listen!r}",
+            file=sys.stderr,
+        )
         return 2
     log.info(
         "starting llm-cost-exporter %s on %s with %d account(s)",
-        __version__, listen, len(config.accounts),
+        __version__,
+        listen,
+        len(config.accounts),
     )
     uvicorn.run(
         create_app(config),

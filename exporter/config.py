@@ -51,9 +51,7 @@ def parse_duration(value: Any) -> float:
     if isinstance(value, int | float):
         seconds = float(value)
     elif isinstance(value, str) and _DURATION.match(value.strip()):
-        seconds = sum(
-            float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value.strip())
-        )
+        seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value.strip()))
     else:
         raise ValueError("expected a duration such as 30s, 5m or 1h")
     if seconds <= 0:

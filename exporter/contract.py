@@ -68,10 +68,12 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(
         "llm_tokens_total",
         MetricType.COUNTER,
-        "Tokens by disjoint token_type (input, cache_read, cache_write, output), month-to-date (UTC).",
+        "Tokens by disjoint token_type (input, cache_read, cache_write, output), "
+        "month-to-date (UTC).",
         (*_USAGE, "token_type"),
         Scope.MONTH_TO_DATE,
-        "openai (usage_completions, usage_embeddings, usage_moderations), anthropic (usage_messages)",
+        "openai (usage_completions, usage_embeddings, usage_moderations), "
+        "anthropic (usage_messages)",
     ),
     MetricSpec(
         "llm_requests_total",

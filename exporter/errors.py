@@ -5,13 +5,13 @@ Hierarchy::
     ExporterError
     ├── ConfigError              bad configuration; the message names field, value and fix
     └── SourceError              one poll of one source failed; carries a bounded ``reason``
-        ├── AuthError            401/403: credential rejected (never retried)      reason=auth
-        ├── RateLimitedError     429 after retries                                 reason=rate_limited
-        ├── UpstreamServerError  5xx after retries                                 reason=server_error
-        ├── UpstreamClientError  other 4xx (bad request, not found)                reason=client_error
-        ├── UpstreamTimeoutError connect/read timeout after retries                reason=timeout
-        ├── UpstreamConnectionError refused, DNS, reset, TLS after retries         reason=connection
-        └── InvalidResponseError malformed JSON, schema drift, size or page caps   reason=invalid_response
+        ├── AuthError               401/403, never retried           reason=auth
+        ├── RateLimitedError        429 after retries                reason=rate_limited
+        ├── UpstreamServerError     5xx after retries                reason=server_error
+        ├── UpstreamClientError     other 4xx                        reason=client_error
+        ├── UpstreamTimeoutError    timeouts after retries           reason=timeout
+        ├── UpstreamConnectionError refused/DNS/reset/TLS            reason=connection
+        └── InvalidResponseError    bad JSON, schema drift, caps     reason=invalid_response
 
 Messages never contain credentials: they are built from the URL path (no query string), status
 code and a short, sanitised description.

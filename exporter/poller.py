@@ -103,7 +103,7 @@ class Poller:
 
     async def _run_account(self, account: AccountConfig, done: Callable[[str], None]) -> None:
         interval = self.config.poll_interval_of(account)
-        await asyncio.sleep(random.uniform(0, self._jitter))  # noqa: S311 - jitter
+        await asyncio.sleep(random.uniform(0, self._jitter))
         first = True
         while True:
             started = time.monotonic()
@@ -156,7 +156,9 @@ class Poller:
             message = "poll did not finish within its time budget"
             self._failed(state, started, message, "timeout", counted)
         except Exception as exc:  # a parser bug must not kill the poller
-            log.exception("unexpected error polling %s/%s %s", state.provider, state.account, source)
+            log.exception(
+                "unexpected error polling %s/%s %s", state.provider, state.account, source
+            )
             message = f"unexpected {type(exc).__name__}"
             self._failed(state, started, message, "invalid_response", counted)
         else:

@@ -76,8 +76,10 @@ def month_start(now: float) -> datetime:
 
 
 def next_month_start(start: datetime) -> datetime:
-    return start.replace(year=start.year + 1, month=1) if start.month == 12 else start.replace(
-        month=start.month + 1
+    return (
+        start.replace(year=start.year + 1, month=1)
+        if start.month == 12
+        else start.replace(month=start.month + 1)
     )
 
 
@@ -233,6 +235,7 @@ class _Sums:
             return
         if record.start < since:
             return
+        key: LabelKey
         if isinstance(record, CostRecord):
             key = (record.project, record.model, record.line_item)
             self.values["llm_cost_usd_total"][key] += record.amount_usd
@@ -272,6 +275,10 @@ def build_snapshot(
     created = since.timestamp()
     samples: dict[str, list[Sample]] = defaultdict(list)
     folded: list[Sample] = []
+
+    def labelled(base: Mapping[str, str], spec: MetricSpec, key: LabelKey) -> dict[str, str]:
+        return {**base, **dict(zip(spec.labels[2:], key, strict=True))}
+
     # Guarded, unfolded cost samples feed the budgets (folding would lose the labels).
     cost_for_budgets: list[tuple[Mapping[str, str], float]] = []
 
@@ -296,16 +303,16 @@ def build_snapshot(
             }
             if name == "llm_cost_usd_total":
                 for key, value in guarded.items():
-                    cost_for_budgets.append(({**base, **dict(zip(spec.labels[2:], key))}, value))
+                    cost_for_budgets.append((labelled(base, spec, key), value))
             limit = max_series.get((provider, account), 2000)
             kept, folded_count = _fold(spec, guarded, guard.fold_state(name, account_key), limit)
             if folded_count:
                 folded.append(Sample({**base, "metric": name}, float(folded_count)))
             for key, value in sorted(kept.items()):
-                samples[name].append(Sample({**base, **dict(zip(spec.labels[2:], key))}, value))
+                samples[name].append(Sample(labelled(base, spec, key), value))
         for name, levels in sorted(sums.levels.items()):
-            for (project,), (_, value) in sorted(levels.items()):
-                samples[name].append(Sample({**base, "project": project}, float(value)))
+            for (project,), (_, level) in sorted(levels.items()):
+                samples[name].append(Sample({**base, "project": project}, float(level)))
         for project, project_name in sorted(sums.projects.items()):
             labels = {**base, "project": project, "project_name": project_name}
             samples["llm_project_info"].append(Sample(labels, 1.0))
@@ -322,7 +329,8 @@ def build_snapshot(
         Family(
             spec,
             tuple(samples.get(name, ())),
-            created if spec.type is MetricType.COUNTER and spec.scope.name == "MONTH_TO_DATE"
+            created
+            if spec.type is MetricType.COUNTER and spec.scope.name == "MONTH_TO_DATE"
             else None,
         )
         for name, spec in METRICS.items()

@@ -38,7 +38,9 @@ from exporter.errors import (
     UpstreamTimeoutError,
 )
 
-USER_AGENT = f"llm-cost-exporter/{__version__} (+https://github.com/llm-cost-exporter/llm-cost-exporter)"
+USER_AGENT = (
+    f"llm-cost-exporter/{__version__} (+https://github.com/llm-cost-exporter/llm-cost-exporter)"
+)
 
 QueryParams = Sequence[tuple[str, str]]
 
@@ -189,7 +191,7 @@ class Upstream:
         if retry_after is not None:
             return retry_after
         backoff = min(self.retry.max_delay, self.retry.base_delay * 2.0 ** (attempt - 1))
-        return backoff * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not crypto
+        return backoff * (0.5 + random.random() / 2)
 
     async def _attempt(
         self,

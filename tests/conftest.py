@@ -65,13 +65,28 @@ def day(d: int, month: int = 11, year: int = 2026) -> datetime:
     return datetime(year, month, d, tzinfo=UTC)
 
 
-def cost(d: int, amount: str, project: str = "proj_a", line_item: str = "gpt-4o, input",
-         model: str = "", month: int = 11) -> CostRecord:
+def cost(
+    d: int,
+    amount: str,
+    project: str = "proj_a",
+    line_item: str = "gpt-4o, input",
+    model: str = "",
+    month: int = 11,
+) -> CostRecord:
     return CostRecord(day(d, month=month), project, model, line_item, Decimal(amount))
 
 
-def tokens(d: int, project: str = "proj_a", api_key: str = "key_1", model: str = "gpt-4o",
-           input: int = 0, cache_read: int = 0, cache_write_5m: int = 0,
-           cache_write_1h: int = 0, output: int = 0) -> TokenRecord:
-    return TokenRecord(day(d), project, api_key, model, input, cache_read, cache_write_5m,
-                       cache_write_1h, output)
+def tokens(
+    d: int,
+    project: str = "proj_a",
+    api_key: str = "key_1",
+    model: str = "gpt-4o",
+    input: int = 0,
+    cache_read: int = 0,
+    cache_write_5m: int = 0,
+    cache_write_1h: int = 0,
+    output: int = 0,
+) -> TokenRecord:
+    return TokenRecord(
+        day(d), project, api_key, model, input, cache_read, cache_write_5m, cache_write_1h, output
+    )

@@ -23,29 +23,54 @@ ANTHROPIC_KEY = "sk-ant-admin01-FAKEtestANTHROPICkey-4b8d0e6f"
 
 #: path → (cursor query parameter, fixture files in page order)
 ROUTES: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "/v1/organization/costs": ("page", ("openai/costs_page1", "openai/costs_page2",
-                                        "openai/costs_page3")),
-    "/v1/organization/usage/completions": ("page", ("openai/usage_completions_page1",
-                                                    "openai/usage_completions_page2")),
+    "/v1/organization/costs": (
+        "page",
+        ("openai/costs_page1", "openai/costs_page2", "openai/costs_page3"),
+    ),
+    "/v1/organization/usage/completions": (
+        "page",
+        ("openai/usage_completions_page1", "openai/usage_completions_page2"),
+    ),
     **{
         f"/v1/organization/usage/{kind}": ("page", (f"openai/usage_{kind}",))
-        for kind in ("embeddings", "moderations", "images", "audio_speeches",
-                     "audio_transcriptions", "vector_stores", "code_interpreter_sessions",
-                     "file_search_calls", "web_search_calls")
+        for kind in (
+            "embeddings",
+            "moderations",
+            "images",
+            "audio_speeches",
+            "audio_transcriptions",
+            "vector_stores",
+            "code_interpreter_sessions",
+            "file_search_calls",
+            "web_search_calls",
+        )
     },
     "/v1/organization/projects": ("after", ("openai/projects_page1", "openai/projects_page2")),
     "/v1/organization/projects/proj_demoA/api_keys": (
-        "after", ("openai/api_keys_proj_demoA_page1", "openai/api_keys_proj_demoA_page2")),
+        "after",
+        ("openai/api_keys_proj_demoA_page1", "openai/api_keys_proj_demoA_page2"),
+    ),
     "/v1/organization/projects/proj_demoB/api_keys": ("after", ("openai/api_keys_proj_demoB",)),
     "/v1/organizations/usage_report/messages": (
-        "page", ("anthropic/usage_messages_page1", "anthropic/usage_messages_page2",
-                 "anthropic/usage_messages_page3")),
-    "/v1/organizations/cost_report": ("page", ("anthropic/cost_report_page1",
-                                               "anthropic/cost_report_page2")),
-    "/v1/organizations/workspaces": ("after_id", ("anthropic/workspaces_page1",
-                                                  "anthropic/workspaces_page2")),
-    "/v1/organizations/api_keys": ("after_id", ("anthropic/api_keys_page1",
-                                                "anthropic/api_keys_page2")),
+        "page",
+        (
+            "anthropic/usage_messages_page1",
+            "anthropic/usage_messages_page2",
+            "anthropic/usage_messages_page3",
+        ),
+    ),
+    "/v1/organizations/cost_report": (
+        "page",
+        ("anthropic/cost_report_page1", "anthropic/cost_report_page2"),
+    ),
+    "/v1/organizations/workspaces": (
+        "after_id",
+        ("anthropic/workspaces_page1", "anthropic/workspaces_page2"),
+    ),
+    "/v1/organizations/api_keys": (
+        "after_id",
+        ("anthropic/api_keys_page1", "anthropic/api_keys_page2"),
+    ),
 }
 
 REQUESTS: web.AppKey[list[str]] = web.AppKey("requests", list)
@@ -98,7 +123,9 @@ def _cursor_of(page: Any) -> str | None:
     return page.get("next_page") or page.get("last_id")
 
 
-def make_app(*, openai_key: str = OPENAI_KEY, anthropic_key: str = ANTHROPIC_KEY) -> web.Application:
+def make_app(
+    *, openai_key: str = OPENAI_KEY, anthropic_key: str = ANTHROPIC_KEY
+) -> web.Application:
     requests: list[str] = []
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -108,7 +135,9 @@ def make_app(*, openai_key: str = OPENAI_KEY, anthropic_key: str = ANTHROPIC_KEY
             if request.headers.get("x-api-key") != anthropic_key or not request.headers.get(
                 "anthropic-version"
             ):
-                return web.json_response({"type": "error", "error": {"type": "authentication_error"}}, status=401)
+                return web.json_response(
+                    {"type": "error", "error": {"type": "authentication_error"}}, status=401
+                )
         elif request.headers.get("Authorization") != f"Bearer {openai_key}":
             return web.json_response({"error": {"message": "invalid admin key"}}, status=401)
         route = ROUTES.get(path)

@@ -23,8 +23,10 @@ from aiohttp import web
 from tests.fixture_server import ANTHROPIC_KEY, OPENAI_KEY, expected_totals, make_app
 
 EXE = shutil.which("llm-cost-exporter") or ""
-PROVIDER_DATA = re.compile(r"^llm_(cost|tokens|requests|images|speech|transcription|code|web|file|"
-                           r"vector|project|api_key)")
+PROVIDER_DATA = re.compile(
+    r"^llm_(cost|tokens|requests|images|speech|transcription|code|web|file|"
+    r"vector|project|api_key)"
+)
 
 
 def command(*args: str) -> list[str]:
@@ -44,8 +46,9 @@ async def server() -> AsyncIterator[str]:
     await runner.cleanup()
 
 
-def write_config(tmp_path: Path, base: str, *, openai_key: str = OPENAI_KEY,
-                 extra: str = "") -> Path:
+def write_config(
+    tmp_path: Path, base: str, *, openai_key: str = OPENAI_KEY, extra: str = ""
+) -> Path:
     (tmp_path / "anthropic_key").write_text(ANTHROPIC_KEY + "\n")
     path = tmp_path / "config.yml"
     path.write_text(f"""
@@ -68,7 +71,9 @@ budgets:
 
 async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        *command(*args), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *command(*args),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
         env={**os.environ, **(env or {})},
     )
     out, err = await asyncio.wait_for(proc.communicate(), timeout=60)
@@ -77,8 +82,11 @@ async def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, 
 
 
 def totals(rows: list[dict[str, Any]], provider: str) -> dict[str, Any]:
-    cost = sum(r["value"] for r in rows
-               if r["name"] == "llm_cost_usd_total" and r["labels"]["provider"] == provider)
+    cost = sum(
+        r["value"]
+        for r in rows
+        if r["name"] == "llm_cost_usd_total" and r["labels"]["provider"] == provider
+    )
     tokens: dict[str, float] = {}
     for r in rows:
         if r["name"] == "llm_tokens_total" and r["labels"]["provider"] == provider:
@@ -96,7 +104,8 @@ async def test_once_equals_fixture_sums(server: str, tmp_path: Path) -> None:
     for provider in ("openai", "anthropic"):
         got = totals(rows, provider)
         assert Decimal(str(round(got["cost"], 6))) == want[provider]["cost"].quantize(
-            Decimal("0.000001")), provider
+            Decimal("0.000001")
+        ), provider
         assert got["tokens"] == {k: v for k, v in want[provider]["tokens"].items() if v}, provider
     spend = [r["value"] for r in rows if r["name"] == "llm_budget_spend_usd"]
     assert spend == [pytest.approx(float(want["openai"]["cost"] + want["anthropic"]["cost"]))]
@@ -126,23 +135,36 @@ async def test_once_formats_and_promtool(server: str, tmp_path: Path) -> None:
         if os.environ.get("CI") == "true":
             pytest.fail("promtool missing")
         pytest.skip("promtool not installed")
-    lint = subprocess.run([promtool, "check", "metrics"], input=text.encode(),
-                          capture_output=True, timeout=30, check=False)
+    lint = subprocess.run(
+        [promtool, "check", "metrics"],
+        input=text.encode(),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
     assert lint.returncode == 0, lint.stderr.decode() + lint.stdout.decode()
 
 
-async def test_once_fails_when_a_source_fails_and_others_survive(server: str,
-                                                                 tmp_path: Path) -> None:
+async def test_once_fails_when_a_source_fails_and_others_survive(
+    server: str, tmp_path: Path
+) -> None:
     config = write_config(tmp_path, server, openai_key="sk-admin-WRONGwrongWRONG-000")
     code, out, err = await run("--once", "--format", "json", "--config.file", str(config))
     assert code == 1
     rows = json.loads(out)
-    up = {(r["labels"]["provider"], r["labels"]["source"]): r["value"]
-          for r in rows if r["name"] == "llm_source_up"}
+    up = {
+        (r["labels"]["provider"], r["labels"]["source"]): r["value"]
+        for r in rows
+        if r["name"] == "llm_source_up"
+    }
     assert up[("openai", "costs")] == 0 and up[("anthropic", "cost_report")] == 1
     assert totals(rows, "anthropic")["cost"] > 0 and totals(rows, "openai")["cost"] == 0
-    failures = [r for r in rows if r["name"] == "llm_upstream_request_failures_total"
-                and r["labels"]["provider"] == "openai"]
+    failures = [
+        r
+        for r in rows
+        if r["name"] == "llm_upstream_request_failures_total"
+        and r["labels"]["provider"] == "openai"
+    ]
     assert failures and {r["labels"]["reason"] for r in failures} == {"auth"}
     assert all(r["value"] == 1 for r in failures)  # 401 is never retried
     assert "HTTP 401" in err and "WRONGwrong" not in err
@@ -184,15 +206,26 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
     """The real ASGI app with its lifespan: /metrics, /, /-/healthy, /-/ready; then every
     output (bodies, debug logs, --once in all formats, --check) is searched for the keys."""
     wrong = "sk-admin-LEAKcanaryWRONGkey-91c4e"
-    config = write_config(tmp_path, server, extra="""  - name: nomatch
+    config = write_config(
+        tmp_path,
+        server,
+        extra="""  - name: nomatch
     limit_usd: 1
     match: {provider: nobody}
-""")
+""",
+    )
     port = free_port()
     proc = await asyncio.create_subprocess_exec(
-        *command("--config.file", str(config), "--web.listen-address", f"127.0.0.1:{port}",
-                 "--log.level", "debug"),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        *command(
+            "--config.file",
+            str(config),
+            "--web.listen-address",
+            f"127.0.0.1:{port}",
+            "--log.level",
+            "debug",
+        ),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     outputs: list[str] = []
     try:
@@ -212,8 +245,9 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
                 assert resp.status == 200
                 assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
                 metrics = await resp.text()
-            async with http.get(f"{base}/metrics",
-                                headers={"Accept": "application/openmetrics-text"}) as resp:
+            async with http.get(
+                f"{base}/metrics", headers={"Accept": "application/openmetrics-text"}
+            ) as resp:
                 assert "openmetrics" in resp.headers["Content-Type"]
                 om = await resp.text()
                 assert om.endswith("# EOF\n") and "llm_cost_usd_created{" in om
@@ -233,8 +267,11 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
         outputs += [out.decode(), err.decode()]
     assert "polled openai/prod costs" in outputs[-1]  # debug logging was on
     for fmt in ("prometheus", "json", "csv"):
-        outputs += list(await run("--once", "--format", fmt, "--config.file", str(config),
-                                  "--log.level", "debug"))[1:]
+        outputs += list(
+            await run(
+                "--once", "--format", fmt, "--config.file", str(config), "--log.level", "debug"
+            )
+        )[1:]
     outputs += list(await run("--check", "--config.file", str(config)))[1:]
     config = write_config(tmp_path, server, openai_key=wrong)
     outputs += list(await run("--once", "--config.file", str(config), "--log.level", "debug"))[1:]
@@ -242,7 +279,14 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
     everything = "\n".join(outputs)
     for secret in (OPENAI_KEY, ANTHROPIC_KEY, wrong):
         for i in range(len(secret) - 7):
-            assert secret[i:i + 8] not in everything or secret[i:i + 8] in (
-                "sk-admin", "k-admin-", "sk-ant-a", "k-ant-ad", "-ant-adm", "ant-admi",
-                "nt-admin", "t-admin0", "-admin01",
-            ), f"secret fragment {secret[i:i + 8]!r} leaked"
+            assert secret[i : i + 8] not in everything or secret[i : i + 8] in (
+                "sk-admin",
+                "k-admin-",
+                "sk-ant-a",
+                "k-ant-ad",
+                "-ant-adm",
+                "ant-admi",
+                "nt-admin",
+                "t-admin0",
+                "-admin01",
+            ), f"secret fragment {secret[i : i + 8]!r} leaked"

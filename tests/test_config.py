@@ -55,7 +55,9 @@ def test_env_overrides_top_level(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 
 def test_discovery_from_environment(tmp_path: Path) -> None:
     (tmp_path / "key").write_text(SECRET)
-    config = load(None, {"OPENAI_ADMIN_KEY": "sk-admin-x", "ANTHROPIC_ADMIN_KEY_FILE": str(tmp_path / "key")})
+    config = load(
+        None, {"OPENAI_ADMIN_KEY": "sk-admin-x", "ANTHROPIC_ADMIN_KEY_FILE": str(tmp_path / "key")}
+    )
     assert [(a.provider, a.secret) for a in config.accounts] == [
         ("openai", "sk-admin-x"),
         ("anthropic", SECRET),
@@ -141,7 +143,10 @@ def test_bad_config_messages(tmp_path: Path, text: str, message: str) -> None:
 
 
 def test_secret_never_in_error(tmp_path: Path) -> None:
-    text = f"accounts:\n  - provider: openai\n    api_key: {SECRET}\n    api_key_file: /x\n    bogus: 1\n"
+    text = (
+        f"accounts:\n  - provider: openai\n    api_key: {SECRET}\n"
+        "    api_key_file: /x\n    bogus: 1\n"
+    )
     with pytest.raises(ConfigError) as info:
         load(write(tmp_path, text), {})
     message = str(info.value)

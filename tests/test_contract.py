@@ -15,8 +15,20 @@ from exporter.errors import FAILURE_REASONS
 
 ROOT = Path(__file__).resolve().parent.parent
 LABELS = {
-    "provider", "account", "project", "project_name", "api_key", "api_key_name", "model",
-    "token_type", "line_item", "source", "reason", "metric", "version", "budget",
+    "provider",
+    "account",
+    "project",
+    "project_name",
+    "api_key",
+    "api_key_name",
+    "model",
+    "token_type",
+    "line_item",
+    "source",
+    "reason",
+    "metric",
+    "version",
+    "budget",
 }
 
 
@@ -54,6 +66,7 @@ def test_promtool_check_metrics_is_clean(fake_provider: object) -> None:
             pytest.fail("promtool is missing (install Debian's prometheus package)")
         pytest.skip("promtool not installed")
     body = (ROOT / "tests" / "golden" / "exposition.prom").read_bytes()
-    result = subprocess.run([promtool, "check", "metrics"], input=body, capture_output=True,
-                            timeout=30, check=False)
+    result = subprocess.run(
+        [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False
+    )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()

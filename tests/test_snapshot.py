@@ -22,8 +22,9 @@ def config(**account: object) -> Config:
     return Config(accounts=(AccountConfig(provider="fake", name="prod", **account),))  # type: ignore[arg-type]
 
 
-def state(source: str, records: tuple[object, ...], *, last_success: float = NOW,
-          up: bool = True) -> SourceState:
+def state(
+    source: str, records: tuple[object, ...], *, last_success: float = NOW, up: bool = True
+) -> SourceState:
     s = SourceState("fake", "prod", source, stale_after=900)
     s.records = records  # type: ignore[assignment]
     s.up = up
@@ -42,7 +43,8 @@ def values(snapshot: object, name: str) -> dict[tuple[tuple[str, str], ...], flo
 
 def only(snapshot: object, name: str, **labels: str) -> float:
     matches = [
-        v for k, v in values(snapshot, name).items()
+        v
+        for k, v in values(snapshot, name).items()
         if all(dict(k).get(key) == value for key, value in labels.items())
     ]
     assert len(matches) == 1, matches
@@ -51,15 +53,19 @@ def only(snapshot: object, name: str, **labels: str) -> float:
 
 def test_month_to_date_sums(fake_provider: FakeSources) -> None:
     records = (
-        cost(1, "1.10"), cost(2, "2.25"), cost(23, "0.01"),
+        cost(1, "1.10"),
+        cost(2, "2.25"),
+        cost(23, "0.01"),
         cost(2, "5", project="proj_b", line_item="gpt-4o, output"),
         cost(30, "9", month=10),
     )
     snap = build_snapshot(config(), [state("costs", records)], MonthToDateGuard(), NOW)
     assert only(snap, "llm_cost_usd_total", project="proj_a", line_item="gpt-4o, input") == 3.36
     assert only(snap, "llm_cost_usd_total", project="proj_b") == 5.0
-    tok = (tokens(1, input=10, cache_read=5, cache_write_5m=2, cache_write_1h=3, output=7),
-           tokens(2, input=1, output=1))
+    tok = (
+        tokens(1, input=10, cache_read=5, cache_write_5m=2, cache_write_1h=3, output=7),
+        tokens(2, input=1, output=1),
+    )
     snap = build_snapshot(config(), [state("usage", tok)], MonthToDateGuard(), NOW)
     assert only(snap, "llm_tokens_total", token_type="input") == 11
     assert only(snap, "llm_tokens_total", token_type="cache_read") == 5
@@ -73,8 +79,9 @@ def test_records_before_the_month_are_ignored(fake_provider: FakeSources) -> Non
     assert list(values(snap, "llm_cost_usd_total").values()) == [1.0]
 
 
-def test_downward_restatement_keeps_the_high_value(fake_provider: FakeSources,
-                                                   caplog: pytest.LogCaptureFixture) -> None:
+def test_downward_restatement_keeps_the_high_value(
+    fake_provider: FakeSources, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level("INFO", logger="exporter.snapshot")
     guard = MonthToDateGuard()
     build_snapshot(config(), [state("costs", (cost(1, "10"),))], guard, NOW)
@@ -92,8 +99,9 @@ def test_month_rollover_resets_and_moves_created(fake_provider: FakeSources) -> 
     assert family is not None and family.created == datetime(2026, 11, 1, tzinfo=UTC).timestamp()
     december = datetime(2026, 12, 1, 0, 5, tzinfo=UTC).timestamp()
     dec_cost = cost(1, "2", month=12)
-    snap = build_snapshot(config(), [state("costs", (dec_cost,), last_success=december)], guard,
-                          december)
+    snap = build_snapshot(
+        config(), [state("costs", (dec_cost,), last_success=december)], guard, december
+    )
     family = snap.family("llm_cost_usd_total")
     assert family is not None and family.created == datetime(2026, 12, 1, tzinfo=UTC).timestamp()
     assert only(snap, "llm_cost_usd_total") == 2.0  # reset, not max(10, 2)
@@ -153,10 +161,12 @@ def test_budgets(fake_provider: FakeSources) -> None:
         accounts=(AccountConfig(provider="fake", name="prod"),),
         budgets=(
             BudgetConfig(name="all", limit_usd=Decimal(100)),
-            BudgetConfig.model_validate({"name": "proj-b", "limit_usd": 10,
-                                         "match": {"project": "proj_b"}}),
-            BudgetConfig.model_validate({"name": "none", "limit_usd": 10,
-                                         "match": {"provider": "openai"}}),
+            BudgetConfig.model_validate(
+                {"name": "proj-b", "limit_usd": 10, "match": {"project": "proj_b"}}
+            ),
+            BudgetConfig.model_validate(
+                {"name": "none", "limit_usd": 10, "match": {"provider": "openai"}}
+            ),
         ),
     )
     records = (cost(1, "1.5"), cost(2, "2.5", project="proj_b"))
@@ -180,11 +190,18 @@ def test_golden_exposition(fake_provider: FakeSources) -> None:
     import os
 
     s1 = state("costs", (cost(1, "1.25"), cost(2, "0.000001", project="", line_item="")))
-    s2 = state("usage", (tokens(1, input=100, cache_read=20, cache_write_5m=3, output=50),
-                         ProjectInfo("proj_a", 'A "quoted" \\ name'),))
+    s2 = state(
+        "usage",
+        (
+            tokens(1, input=100, cache_read=20, cache_write_5m=3, output=50),
+            ProjectInfo("proj_a", 'A "quoted" \\ name'),
+        ),
+    )
     s2.stats.failures["rate_limited"] = 2
-    cfg = Config(accounts=(AccountConfig(provider="fake", name="prod"),),
-                 budgets=(BudgetConfig(name="monthly", limit_usd=Decimal(50)),))
+    cfg = Config(
+        accounts=(AccountConfig(provider="fake", name="prod"),),
+        budgets=(BudgetConfig(name="monthly", limit_usd=Decimal(50)),),
+    )
     body = build_snapshot(cfg, [s1, s2], MonthToDateGuard(), NOW).render().decode()
     if os.environ.get("UPDATE_GOLDEN"):
         GOLDEN.parent.mkdir(exist_ok=True)

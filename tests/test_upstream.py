@@ -42,8 +42,9 @@ async def session() -> AsyncIterator[aiohttp.ClientSession]:
 
 
 def client(session: aiohttp.ClientSession, sleeps: Sleeps, **kw: object) -> Upstream:
-    return Upstream(session, BASE, {"Authorization": f"Bearer {KEY}"}, RequestStats(),
-                    sleep=sleeps, **kw)  # type: ignore[arg-type]
+    return Upstream(
+        session, BASE, {"Authorization": f"Bearer {KEY}"}, RequestStats(), sleep=sleeps, **kw
+    )  # type: ignore[arg-type]
 
 
 async def test_success_parses_decimals(session: aiohttp.ClientSession) -> None:
