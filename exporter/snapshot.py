@@ -162,11 +162,12 @@ class Snapshot:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        plain = self.render(openmetrics=openmetrics) if compress else None
         with self._lock:
             cached = self._cache.get(key)
             if cached is None:
-                if compress:
-                    cached = gzip.compress(self.render(openmetrics=openmetrics), 6, mtime=0)
+                if plain is not None:
+                    cached = gzip.compress(plain, 6, mtime=0)
                 else:
                     registry = CollectorRegistry(auto_describe=False)
                     registry.register(SnapshotCollector(self, created=openmetrics))

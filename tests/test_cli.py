@@ -215,6 +215,7 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
 """,
     )
     port = free_port()
+    log_file = (tmp_path / "serve.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
         *command(
             "--config.file",
@@ -224,12 +225,13 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
             "--log.level",
             "debug",
         ),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stdout=log_file,
+        stderr=log_file,
     )
     outputs: list[str] = []
     try:
-        async with aiohttp.ClientSession() as http:
+        timeout = aiohttp.ClientTimeout(total=10)
+        async with aiohttp.ClientSession(timeout=timeout) as http:
             base = f"http://127.0.0.1:{port}"
             for _ in range(200):
                 try:
@@ -263,8 +265,9 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
         assert 'llm_source_up{account="prod",provider="openai",source="costs"} 1.0' in metrics
     finally:
         proc.terminate()
-        out, err = await asyncio.wait_for(proc.communicate(), timeout=20)
-        outputs += [out.decode(), err.decode()]
+        await asyncio.wait_for(proc.wait(), timeout=20)
+        log_file.close()
+        outputs.append((tmp_path / "serve.log").read_text())
     assert "polled openai/prod costs" in outputs[-1]  # debug logging was on
     for fmt in ("prometheus", "json", "csv"):
         outputs += list(
