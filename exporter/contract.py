@@ -81,7 +81,8 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         "Model requests as reported by the provider, month-to-date (UTC).",
         _USAGE,
         Scope.MONTH_TO_DATE,
-        "openai (usage_* except vector_stores, code_interpreter_sessions, file_search_calls)",
+        "openai (usage_* except vector_stores, code_interpreter_sessions, file_search_calls, "
+        "web_search_calls)",
     ),
     MetricSpec(
         "llm_images_total",

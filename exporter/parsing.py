@@ -79,6 +79,8 @@ def as_label(value: Any, where: str, *, null: str = "") -> str:
 def as_unix_time(value: Any, where: str) -> datetime:
     """UTC datetime from unix seconds (int or numeric string)."""
     seconds = as_decimal(value, where, null=None)
+    if seconds.adjusted() > 18:  # int() of a huge exponent would stall the event loop
+        raise InvalidResponseError(f"{where}: timestamp out of range")
     try:
         return datetime.fromtimestamp(int(seconds), UTC)
     except (OverflowError, OSError, ValueError):
