@@ -2,7 +2,8 @@
 
 Routes: ``/metrics`` (cached exposition of the current snapshot; OpenMetrics and gzip
 negotiated), ``/`` (landing page), ``/-/healthy`` (process alive), ``/-/ready`` (first poll
-round finished, successful or not).
+round finished, successful or not). In demo mode the lifespan also owns the in-process
+provider simulator.
 """
 
 from __future__ import annotations
@@ -22,13 +23,28 @@ from exporter.landing import render_landing
 from exporter.poller import Clock, Poller
 from exporter.snapshot import OPENMETRICS_CONTENT_TYPE, TEXT_CONTENT_TYPE
 
+DEMO_BANNER = (
+    "Demo mode: all data comes from the built-in provider simulator, not from a real account."
+)
 
-def create_app(config: Config, *, clock: Clock = time.time, jitter: float = 1.0) -> Starlette:
+
+def create_app(
+    config: Config, *, clock: Clock = time.time, jitter: float = 1.0, demo: bool = False
+) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        connector = aiohttp.TCPConnector(limit=32, limit_per_host=8)
-        async with aiohttp.ClientSession(connector=connector, trust_env=True) as session:
-            poller = Poller(config, session, clock=clock, jitter=jitter)
+        async with contextlib.AsyncExitStack() as stack:
+            effective = config
+            if demo:
+                from exporter.demo import running_simulator
+
+                effective = await stack.enter_async_context(running_simulator(config))
+            connector = aiohttp.TCPConnector(limit=32, limit_per_host=8)
+            session = await stack.enter_async_context(
+                # Demo traffic stays on loopback: never route it through an HTTP proxy.
+                aiohttp.ClientSession(connector=connector, trust_env=not demo)
+            )
+            poller = Poller(effective, session, clock=clock, jitter=jitter)
             app.state.poller = poller
             poller.start()
             try:
@@ -48,7 +64,8 @@ def create_app(config: Config, *, clock: Clock = time.time, jitter: float = 1.0)
 
     async def landing(request: Request) -> Response:
         poller = _poller(request)
-        return HTMLResponse(render_landing(poller.config, poller.snapshot))
+        banner = DEMO_BANNER if demo else None
+        return HTMLResponse(render_landing(poller.config, poller.snapshot, banner=banner))
 
     async def healthy(request: Request) -> Response:
         return PlainTextResponse("OK\n")

@@ -86,6 +86,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Start even when no account is configured (serves health only).",
     )
+    parser.add_argument(
+        "--demo",
+        action="store_true",
+        help="Serve a simulated organisation (built-in provider simulator on loopback; "
+        "accounts named 'demo'). Needs no key.",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
 
@@ -98,6 +104,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"llm-cost-exporter: {exc}", file=sys.stderr)
         return 2
+    if args.demo:
+        if args.check or args.once:
+            print("llm-cost-exporter: --demo only serves; drop --once/--check", file=sys.stderr)
+            return 2
+        return _serve(config, args.listen, demo=True)
     if not config.accounts and not args.allow_empty:
         print(_nothing_configured(), file=sys.stderr)
         return 2
@@ -117,6 +128,7 @@ def _nothing_configured() -> str:
         "Set at least one of these environment variables (or NAME_FILE pointing at a file):\n"
         f"{envs}\n"
         "or pass --config.file with an `accounts:` list (see README, Configuration),\n"
+        "or pass --demo to see it work on simulated data,\n"
         "or pass --allow-empty to serve only the exporter's own health metrics."
     )
 
@@ -170,7 +182,7 @@ async def _check(config: Config) -> int:
     return 1 if failures else 0
 
 
-def _serve(config: Config, listen: str) -> int:
+def _serve(config: Config, listen: str, *, demo: bool = False) -> int:
     import uvicorn
 
     from exporter.app import create_app
@@ -192,7 +204,7 @@ def _serve(config: Config, listen: str) -> int:
         len(config.accounts),
     )
     uvicorn.run(
-        create_app(config),
+        create_app(config, demo=demo),
         host=host,
         port=port_number,
         log_config=None,

@@ -293,3 +293,43 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
                 "t-admin0",
                 "-admin01",
             ), f"secret fragment {secret[i : i + 8]!r} leaked"
+
+
+async def test_demo_serves_simulated_data_marked_as_demo(tmp_path: Path) -> None:
+    """`--demo` needs no key: the simulator runs in-process and every account is `demo`."""
+    port = free_port()
+    env = {**os.environ, "OPENAI_ADMIN_KEY": "", "ANTHROPIC_ADMIN_KEY": ""}
+    env.pop("LLM_EXPORTER_CONFIG", None)
+    log_file = (tmp_path / "demo.log").open("wb")
+    proc = await asyncio.create_subprocess_exec(
+        *command("--demo", "--web.listen-address", f"127.0.0.1:{port}"),
+        stdout=log_file,
+        stderr=log_file,
+        env=env,
+    )
+    try:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
+            base = f"http://127.0.0.1:{port}"
+            for _ in range(300):
+                try:
+                    async with http.get(f"{base}/-/ready") as resp:
+                        if resp.status == 200:
+                            break
+                except aiohttp.ClientConnectionError:
+                    pass
+                await asyncio.sleep(0.05)
+            else:
+                pytest.fail("demo exporter never became ready")
+            async with http.get(f"{base}/metrics") as resp:
+                body = await resp.text()
+            async with http.get(f"{base}/") as resp:
+                assert "Demo mode" in await resp.text()
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), timeout=20)
+        log_file.close()
+    costs = [line for line in body.splitlines() if line.startswith("llm_cost_usd_total{")]
+    assert costs and all('account="demo"' in line for line in costs)
+    providers = {m.group(1) for line in costs for m in [re.search(r'provider="(\w+)"', line)] if m}
+    assert providers == {"openai", "anthropic"}
+    assert 'llm_source_up{account="demo",provider="openai",source="costs"} 1.0' in body
