@@ -1,0 +1,1 @@
+"""Tests of the monitoring stack: Prometheus rules, Alertmanager, Grafana dashboards, compose."""
