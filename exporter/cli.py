@@ -88,9 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--demo",
-        action="store_true",
+        nargs="?",
+        const="always",
+        choices=["always", "auto"],
         help="Serve a simulated organisation (built-in provider simulator on loopback; "
-        "accounts named 'demo'). Needs no key.",
+        "accounts named 'demo'); needs no key. --demo=auto does so only when no account is "
+        "configured (what docker-compose.yml uses).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return parser
@@ -104,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"llm-cost-exporter: {exc}", file=sys.stderr)
         return 2
+    if args.demo == "auto" and config.accounts:
+        args.demo = None
     if args.demo:
         if args.check or args.once:
             print("llm-cost-exporter: --demo only serves; drop --once/--check", file=sys.stderr)
