@@ -151,7 +151,7 @@ def test_exporter_service() -> None:
     exporter = compose()["services"]["exporter"]
     assert exporter["build"]["context"] == "."
     assert exporter["env_file"] == ".env"
-    assert "--allow-empty" in exporter["command"]
+    assert "--demo=auto" in exporter["command"]  # no key: simulated data, marked demo
     test = " ".join(exporter["healthcheck"]["test"])
     assert "python" in test and "http://localhost:9771/-/healthy" in test
     assert not any(word in test for word in ("curl", "wget"))

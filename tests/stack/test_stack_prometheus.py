@@ -100,6 +100,21 @@ def test_every_rules_file_has_promtool_tests() -> None:
     assert {path.resolve() for path in rule_files()} <= tested
 
 
+@pytest.mark.parametrize("test_file", promtool_test_files(), ids=lambda p: p.name)
+def test_promtool_tests_fix_the_group_order(test_file: Path) -> None:
+    """Without group_eval_order promtool evaluates groups in random order (flaky values)."""
+    test = load_yaml(test_file)
+    groups = [
+        group["name"]
+        for rule_file in test["rule_files"]
+        for group in load_yaml(test_file.parent / rule_file)["groups"]
+    ]
+    assert test.get("group_eval_order") == groups
+    # Recording groups come first in every rules file.
+    kinds = [name.rsplit(".", 1)[-1] for name in groups]
+    assert kinds == sorted(kinds, key=lambda kind: kind != "recording")
+
+
 # --- alert conventions -----------------------------------------------------------------------
 
 
