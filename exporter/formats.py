@@ -7,25 +7,11 @@ import io
 import json
 from typing import Any
 
+from exporter.contract import METRICS
 from exporter.snapshot import Snapshot
 
-#: CSV columns: every label of the contract, in a stable order, then the value.
-CSV_LABELS = (
-    "provider",
-    "account",
-    "project",
-    "project_name",
-    "api_key",
-    "api_key_name",
-    "model",
-    "token_type",
-    "line_item",
-    "source",
-    "reason",
-    "budget",
-    "metric",
-    "version",
-)
+#: CSV columns: every label of the contract, in order of first use, then the value.
+CSV_LABELS = tuple(dict.fromkeys(label for spec in METRICS.values() for label in spec.labels))
 
 
 def render(snapshot: Snapshot, fmt: str) -> str:

@@ -278,3 +278,21 @@ def _next_page_cursor(page: Mapping[str, Any]) -> str | None:
     if page.get("has_more") is False or not cursor:
         return None
     return str(cursor)
+
+
+def last_id_cursor(page: Mapping[str, Any]) -> str | None:
+    """The cursor of an id-paginated listing (OpenAI ``after``, Anthropic ``after_id``).
+
+    ``last_id`` while ``has_more`` is true, else the last item's ``id``; a listing that says
+    it has more but names no id is an invalid response.
+    """
+    if page.get("has_more") is not True:
+        return None
+    cursor = page.get("last_id")
+    if not isinstance(cursor, str) or not cursor:
+        data = page.get("data")
+        if isinstance(data, list) and data and isinstance(data[-1], Mapping):
+            cursor = data[-1].get("id")
+    if not isinstance(cursor, str) or not cursor:
+        raise InvalidResponseError("listing: has_more is true but last_id is missing")
+    return cursor

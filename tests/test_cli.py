@@ -196,6 +196,21 @@ async def test_nothing_configured_says_what_to_set(tmp_path: Path) -> None:
     assert code == 2 and "accounts[0].api_kye: unknown key; did you mean 'api_key'?" in err
 
 
+async def wait_ready(http: aiohttp.ClientSession, base: str, deadline: float = 15.0) -> None:
+    """Poll ``/-/ready`` until it answers 200 or the deadline passes."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + deadline
+    while loop.time() < end:
+        try:
+            async with http.get(f"{base}/-/ready") as resp:
+                if resp.status == 200:
+                    return
+        except aiohttp.ClientConnectionError:
+            pass
+        await asyncio.sleep(0.05)
+    pytest.fail(f"exporter at {base} never became ready")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -233,16 +248,7 @@ async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) 
         timeout = aiohttp.ClientTimeout(total=10)
         async with aiohttp.ClientSession(timeout=timeout) as http:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(200):
-                try:
-                    async with http.get(f"{base}/-/ready") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail("exporter never became ready")
+            await wait_ready(http, base)
             async with http.get(f"{base}/metrics", allow_redirects=False) as resp:
                 assert resp.status == 200
                 assert resp.headers["Content-Type"].startswith("text/plain; version=0.0.4")
@@ -310,16 +316,7 @@ async def test_demo_serves_simulated_data_marked_as_demo(tmp_path: Path) -> None
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http:
             base = f"http://127.0.0.1:{port}"
-            for _ in range(300):
-                try:
-                    async with http.get(f"{base}/-/ready") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientConnectionError:
-                    pass
-                await asyncio.sleep(0.05)
-            else:
-                pytest.fail("demo exporter never became ready")
+            await wait_ready(http, base)
             async with http.get(f"{base}/metrics") as resp:
                 body = await resp.text()
             async with http.get(f"{base}/") as resp:

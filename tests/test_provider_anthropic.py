@@ -41,7 +41,7 @@ from exporter.records import (
     Record,
     TokenRecord,
 )
-from exporter.upstream import RequestStats, RetryPolicy, Upstream
+from exporter.upstream import RequestStats, RetryPolicy, Upstream, last_id_cursor
 
 FIXTURES = Path(__file__).parent / "fixtures" / "anthropic"
 BASE = "https://api.anthropic.com"
@@ -453,10 +453,10 @@ async def test_names_paginates_with_after_id(upstream: Upstream, mocked: aioresp
 
 def test_listing_has_more_without_cursor_uses_last_item() -> None:
     page = {"data": [{"id": "wrkspc_demoA"}, {"id": "wrkspc_demoB"}], "has_more": True}
-    assert anthropic.after_id_cursor(page) == "wrkspc_demoB"
-    assert anthropic.after_id_cursor({"data": [], "has_more": False, "last_id": None}) is None
+    assert last_id_cursor(page) == "wrkspc_demoB"
+    assert last_id_cursor({"data": [], "has_more": False, "last_id": None}) is None
     with pytest.raises(InvalidResponseError):
-        anthropic.after_id_cursor({"data": [], "has_more": True, "last_id": None})
+        last_id_cursor({"data": [], "has_more": True, "last_id": None})
 
 
 def test_listing_null_name_and_missing_id() -> None:

@@ -36,7 +36,7 @@ from exporter.records import (
     Record,
     TokenRecord,
 )
-from exporter.upstream import RequestStats, RetryPolicy, Upstream
+from exporter.upstream import RequestStats, RetryPolicy, Upstream, last_id_cursor
 
 BASE = "https://api.openai.com"
 KEY = "sk-admin-test-fake"
@@ -536,13 +536,13 @@ async def test_projects_key_listing_concurrency_is_bounded(
 
 
 def test_list_next_cursor() -> None:
-    assert openai.list_next_cursor({"has_more": False, "last_id": "x"}) is None
-    assert openai.list_next_cursor({"last_id": "x"}) is None
-    assert openai.list_next_cursor({"has_more": True, "last_id": "proj_x"}) == "proj_x"
+    assert last_id_cursor({"has_more": False, "last_id": "x"}) is None
+    assert last_id_cursor({"last_id": "x"}) is None
+    assert last_id_cursor({"has_more": True, "last_id": "proj_x"}) == "proj_x"
     fallback = {"has_more": True, "data": [{"id": "a"}, {"id": "b"}]}
-    assert openai.list_next_cursor(fallback) == "b"
+    assert last_id_cursor(fallback) == "b"
     with pytest.raises(InvalidResponseError, match="last_id"):
-        openai.list_next_cursor({"has_more": True, "data": []})
+        last_id_cursor({"has_more": True, "data": []})
 
 
 # --------------------------------------------------------------------------------------------
@@ -928,7 +928,7 @@ def test_parsers_raise_only_invalid_response(page: Any, kind: str) -> None:
             assert isinstance(records, list)
     if isinstance(page, dict):
         try:
-            cursor = openai.list_next_cursor(page)
+            cursor = last_id_cursor(page)
         except InvalidResponseError:
             pass
         else:

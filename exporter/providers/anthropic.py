@@ -73,7 +73,7 @@ from exporter.records import (
     Record,
     TokenRecord,
 )
-from exporter.upstream import QueryParams, Upstream
+from exporter.upstream import QueryParams, Upstream, last_id_cursor
 
 ANTHROPIC_VERSION: Final = "2023-06-01"
 
@@ -132,21 +132,6 @@ def cost_params(start: datetime, group_by: AbstractSet[str]) -> list[tuple[str, 
         params.append(("group_by[]", "workspace_id"))
     params.append(("group_by[]", "description"))
     return params
-
-
-def after_id_cursor(page: Mapping[str, Any]) -> str | None:
-    """Next ``after_id`` of an Admin API listing: ``last_id`` while ``has_more`` is true."""
-    if page.get("has_more") is not True:
-        return None
-    last_id = page.get("last_id")
-    if isinstance(last_id, str) and last_id:
-        return last_id
-    data = page.get("data")
-    if isinstance(data, list) and data and isinstance(data[-1], Mapping):
-        item_id = data[-1].get("id")
-        if isinstance(item_id, str) and item_id:
-            return item_id
-    raise InvalidResponseError("listing: has_more is true but last_id is missing")
 
 
 # --------------------------------------------------------------------------- pure parsers
@@ -334,13 +319,13 @@ async def names(ctx: SourceContext) -> list[Record]:
     records: list[Record] = [ProjectInfo(DEFAULT_WORKSPACE, "Default workspace")]
     workspaces: QueryParams = [("limit", LIST_PAGE_SIZE), ("include_archived", "true")]
     async for page in ctx.upstream.paginate(
-        WORKSPACES_PATH, workspaces, cursor_param="after_id", next_cursor=after_id_cursor
+        WORKSPACES_PATH, workspaces, cursor_param="after_id", next_cursor=last_id_cursor
     ):
         records += parse_workspaces_page(page)
     records.append(ApiKeyInfo(CONSOLE_KEY, "Console (no API key)"))
     keys: QueryParams = [("limit", LIST_PAGE_SIZE)]
     async for page in ctx.upstream.paginate(
-        API_KEYS_PATH, keys, cursor_param="after_id", next_cursor=after_id_cursor
+        API_KEYS_PATH, keys, cursor_param="after_id", next_cursor=last_id_cursor
     ):
         records += parse_api_keys_page(page)
     return records

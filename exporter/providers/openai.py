@@ -58,7 +58,7 @@ which zero is a real current value. Null grouping fields become ``""``.
 The ``check`` is one ``GET /v1/organization/projects?limit=1``.
 
 Parsing lives in pure functions (``parse_costs_page``, ``parse_usage_page``,
-``parse_projects_page``, ``parse_api_keys_page``, ``list_next_cursor``) that return records or
+``parse_projects_page``, ``parse_api_keys_page``) that return records or
 raise :class:`~exporter.errors.InvalidResponseError` naming the field path; unknown fields are
 ignored. A page's ``data`` must be a list; a bucket's ``results`` may be ``null``/absent (empty).
 """
@@ -87,7 +87,7 @@ from exporter.records import (
     Record,
     TokenRecord,
 )
-from exporter.upstream import QueryParams, Upstream
+from exporter.upstream import QueryParams, Upstream, last_id_cursor
 
 COSTS_PATH: Final = "/v1/organization/costs"
 USAGE_PATH: Final = "/v1/organization/usage/{kind}"
@@ -370,23 +370,6 @@ def parse_api_keys_page(page: Any) -> list[ApiKeyInfo]:
     ]
 
 
-def list_next_cursor(page: Mapping[str, Any]) -> str | None:
-    """The ``after`` cursor of an OpenAI list page: ``last_id`` while ``has_more`` is true.
-
-    Falls back to the last item's ``id`` when ``last_id`` is absent.
-    """
-    if page.get("has_more") is not True:
-        return None
-    cursor = page.get("last_id")
-    if cursor is None:
-        data = page.get("data")
-        if isinstance(data, list) and data and isinstance(data[-1], Mapping):
-            cursor = data[-1].get("id")
-    if not isinstance(cursor, str) or not cursor:
-        raise InvalidResponseError("list page: has_more is true but last_id is missing")
-    return cursor
-
-
 # --------------------------------------------------------------------------------------------
 # Fetching
 # --------------------------------------------------------------------------------------------
@@ -428,7 +411,7 @@ async def _pages(
 
     def next_cursor(page: Mapping[str, Any]) -> str | None:
         try:
-            return list_next_cursor(page)
+            return last_id_cursor(page)
         except InvalidResponseError:
             upstream.stats.failures["invalid_response"] += 1
             raise
