@@ -220,7 +220,7 @@ def free_port() -> int:
 async def test_serve_endpoints_and_no_secret_leaks(server: str, tmp_path: Path) -> None:
     """The real ASGI app with its lifespan: /metrics, /, /-/healthy, /-/ready; then every
     output (bodies, debug logs, --once in all formats, --check) is searched for the keys."""
-    wrong = "sk-admin-LEAKcanaryWRONGkey-91c4e"
+    wrong = "sk-admin-FAKEleakCanaryWRONG-91c4e"
     config = write_config(
         tmp_path,
         server,
