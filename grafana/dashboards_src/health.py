@@ -9,8 +9,8 @@ from .panels import (
     POLL_INTERVAL,
     Filters,
     bargauge_panel,
-    label_variable,
     new_dashboard,
+    provider_account_variables,
     query,
     stat_panel,
     state_timeline_panel,
@@ -32,22 +32,7 @@ JOB = 'job="llm-cost-exporter"'
 
 
 def _variables() -> list[dashboard_builders.QueryVariable]:
-    return [
-        label_variable(
-            "provider",
-            "Provider",
-            "llm_source_up",
-            Filters([]),
-            "Provider registry key (openai, anthropic, ...).",
-        ),
-        label_variable(
-            "account",
-            "Account",
-            "llm_source_up",
-            Filters(["provider"]),
-            "Configured account name of the provider.",
-        ),
-    ]
+    return provider_account_variables()
 
 
 def _exporter(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:

@@ -8,8 +8,8 @@ from .panels import (
     Filters,
     bargauge_panel,
     dashed_line,
-    label_variable,
     new_dashboard,
+    provider_account_variables,
     query,
     ratio_thresholds,
     stat_panel,
@@ -33,22 +33,7 @@ BUSINESS_WINDOWS = {
 
 
 def _variables() -> list[dashboard_builders.QueryVariable]:
-    return [
-        label_variable(
-            "provider",
-            "Provider",
-            "llm_source_up",
-            Filters([]),
-            "Provider registry key (openai, anthropic, ...).",
-        ),
-        label_variable(
-            "account",
-            "Account",
-            "llm_source_up",
-            Filters(["provider"]),
-            "Configured account name of the provider.",
-        ),
-    ]
+    return provider_account_variables()
 
 
 def _month_to_date(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:

@@ -93,6 +93,26 @@ def label_variable(
     )
 
 
+def provider_account_variables() -> list[dashboard_builders.QueryVariable]:
+    """The ``provider`` and ``account`` variables every dashboard starts with."""
+    return [
+        label_variable(
+            "provider",
+            "Provider",
+            "llm_source_up",
+            Filters([]),
+            "Provider registry key (openai, anthropic, ...).",
+        ),
+        label_variable(
+            "account",
+            "Account",
+            "llm_source_up",
+            Filters(["provider"]),
+            "Configured account name of the provider.",
+        ),
+    ]
+
+
 # --- queries ---------------------------------------------------------------------------------
 
 

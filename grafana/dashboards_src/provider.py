@@ -10,6 +10,7 @@ from .panels import (
     bargauge_panel,
     label_variable,
     new_dashboard,
+    provider_account_variables,
     query,
     stat_panel,
     timeseries_panel,
@@ -32,20 +33,7 @@ _RATE_NOTE = (
 
 def _variables() -> list[dashboard_builders.QueryVariable]:
     return [
-        label_variable(
-            "provider",
-            "Provider",
-            "llm_source_up",
-            Filters([]),
-            "Provider registry key (openai, anthropic, ...).",
-        ),
-        label_variable(
-            "account",
-            "Account",
-            "llm_source_up",
-            Filters(["provider"]),
-            "Configured account name of the provider.",
-        ),
+        *provider_account_variables(),
         label_variable(
             "project",
             "Project",
