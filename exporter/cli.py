@@ -26,9 +26,9 @@ from exporter.errors import (
     UpstreamTimeoutError,
 )
 from exporter.formats import render
-from exporter.poller import Poller
+from exporter.poller import Poller, account_upstream
 from exporter.providers import PROVIDERS
-from exporter.upstream import Limits, RequestStats, RetryPolicy, Upstream
+from exporter.upstream import RequestStats, RetryPolicy
 
 DEFAULT_LISTEN = "0.0.0.0:9771"
 
@@ -164,13 +164,13 @@ async def _check(config: Config) -> int:
                 print(f"{label}: missing key ({spec.key_hint})")
                 failures += 1
                 continue
-            upstream = Upstream(
+            upstream = account_upstream(
                 session,
-                account.base_url or spec.default_base_url,
-                spec.auth_headers(secret),
+                account,
+                secret,
                 RequestStats(),
                 retry=RetryPolicy(attempts=2, max_retry_after=10),
-                limits=Limits(request_timeout=min(account.timeout, 30)),
+                timeout=min(account.timeout, 30),
             )
             try:
                 await spec.check(upstream)

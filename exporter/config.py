@@ -356,8 +356,6 @@ def _loc_path(loc: tuple[Any, ...]) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif part in ("function-after[_check_sources_and_secret()]",):
-            continue
         else:
             out = _join(out, str(part))
     return out or "(top level)"

@@ -23,11 +23,32 @@ from exporter.errors import SourceError
 from exporter.providers import PROVIDERS
 from exporter.providers.base import SourceContext
 from exporter.snapshot import MonthToDateGuard, Snapshot, SourceState, build_snapshot, month_start
-from exporter.upstream import Limits, Upstream
+from exporter.upstream import Limits, RequestStats, RetryPolicy, Upstream
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
+
+
+def account_upstream(
+    session: aiohttp.ClientSession,
+    account: AccountConfig,
+    secret: str,
+    stats: RequestStats,
+    *,
+    retry: RetryPolicy | None = None,
+    timeout: float | None = None,
+) -> Upstream:
+    """The client one account's requests go through (its base URL, auth and timeout)."""
+    spec = PROVIDERS[account.provider]
+    return Upstream(
+        session,
+        account.base_url or spec.default_base_url,
+        spec.auth_headers(secret),
+        stats,
+        retry=retry,
+        limits=Limits(request_timeout=timeout or account.timeout),
+    )
 
 
 class Poller:
@@ -133,13 +154,7 @@ class Poller:
                     f"no credential configured: set api_key or api_key_file ({spec.key_hint})"
                 )
             now = self._clock()
-            upstream = Upstream(
-                self._session,
-                account.base_url or spec.default_base_url,
-                spec.auth_headers(secret),
-                state.stats,
-                limits=Limits(request_timeout=account.timeout),
-            )
+            upstream = account_upstream(self._session, account, secret, state.stats)
             context = SourceContext(
                 upstream=upstream,
                 start=month_start(now),
