@@ -46,7 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=os.environ.get("LLM_EXPORTER_CONFIG") or None,
         help="YAML config file (env LLM_EXPORTER_CONFIG). Without one, accounts are "
-        "discovered from " + ", ".join(spec.env_var for spec in PROVIDERS.values()) + ".",
+        "discovered from "
+        + ", ".join(spec.env_var for spec in PROVIDERS.values() if spec.env_var)
+        + ".",
     )
     parser.add_argument(
         "--web.listen-address",
@@ -143,7 +145,7 @@ async def _once(config: Config, fmt: str) -> int:
         poller = Poller(config, session)
         snapshot = await poller.poll_once()
     sys.stdout.write(render(snapshot, fmt))
-    failed = [s for s in poller.states if not s.up]
+    failed = [s for s in poller.states if not s.up and s.unavailable is None]
     for state in failed:
         print(
             f"llm-cost-exporter: {state.provider}/{state.account} {state.source}: "
@@ -159,8 +161,8 @@ async def _check(config: Config) -> int:
         for account in config.accounts:
             spec = PROVIDERS[account.provider]
             label = f"{account.provider}/{account.account}"
-            secret = account.secret
-            if not secret:
+            secret = account.secret if spec.needs_key else ""
+            if secret is None or (spec.needs_key and not secret):
                 print(f"{label}: missing key ({spec.key_hint})")
                 failures += 1
                 continue

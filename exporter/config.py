@@ -79,8 +79,11 @@ class AccountConfig(_Strict):
     group_by: tuple[Dimension, ...] = DIMENSIONS  # type: ignore[assignment]
     sources: tuple[str, ...] | None = None
     max_series: int = Field(default=2000, ge=1)
+    #: Provider-specific settings, validated by the provider's ``options`` model.
+    options: Mapping[str, Any] = Field(default_factory=dict)
 
     _secret: str | None = PrivateAttr(default=None)
+    _options: BaseModel | None = PrivateAttr(default=None)
 
     @field_validator("provider")
     @classmethod
@@ -116,12 +119,46 @@ class AccountConfig(_Strict):
                 )
         if self.api_key is not None and self.api_key_file is not None:
             raise ValueError("set api_key or api_key_file, not both")
+        if not spec.needs_key and (self.api_key is not None or self.api_key_file is not None):
+            raise ValueError(
+                f"provider {self.provider} reads its own credentials ({spec.key_hint}); "
+                "remove api_key / api_key_file"
+            )
+        try:
+            self._options = spec.options.model_validate(dict(self.options))
+        except ValidationError as exc:
+            problems = []
+            for error in exc.errors(include_url=False):
+                where = ".".join(str(p) for p in error["loc"])
+                if error["type"] == "extra_forbidden":
+                    known = sorted(spec.options.model_fields)
+                    hint = _did_you_mean(str(error["loc"][-1]), known)
+                    choices = ", ".join(known) or "none"
+                    problems.append(
+                        f"options.{where}: unknown key{hint or '; expected: ' + choices}"
+                    )
+                else:
+                    message = str(error["msg"]).removeprefix("Value error, ")
+                    problems.append(f"options.{where}: {message}")
+            raise ValueError("; ".join(problems)) from None
         return self
+
+    @property
+    def parsed_options(self) -> BaseModel:
+        """The validated ``options`` (an instance of the provider's options model)."""
+        assert self._options is not None
+        return self._options
 
     @property
     def account(self) -> str:
         """The ``account`` label."""
-        return self.name or self.provider
+        spec = PROVIDERS[self.provider]
+        return self.name or spec.default_account or self.provider
+
+    @property
+    def provider_label(self) -> str:
+        """The ``provider`` label (the vendor; differs from ``provider`` for local sources)."""
+        return PROVIDERS[self.provider].label or self.provider
 
     @property
     def secret(self) -> str | None:
@@ -163,8 +200,9 @@ class BudgetConfig(_Strict):
     limit_usd: Decimal = Field(gt=0)
     period: Literal["month"] = "month"
     match: BudgetMatch = BudgetMatch()
-    #: What spend counts. Only billed cost exists until the pricing catalog lands.
-    include: Literal["billed"] = "billed"
+    #: What spend counts: ``billed`` cost, ``estimated`` cost, or per account billed where the
+    #: account has a billed cost source and estimated where it has none (the default).
+    include: Literal["billed", "estimated", "billed_or_estimated"] = "billed_or_estimated"
 
     @field_validator("name")
     @classmethod
@@ -172,6 +210,48 @@ class BudgetConfig(_Strict):
         if not _LABEL_VALUE.match(value):
             raise ValueError("expected letters, digits, '.', '_', ':' or '-' (it becomes a label)")
         return value
+
+
+class SubscriptionConfig(_Strict):
+    """A flat fee with no API (ChatGPT/Claude plans, Copilot, Cursor, ...)."""
+
+    name: str
+    provider: str
+    monthly_usd: Decimal = Field(ge=0)
+    seats: int = Field(default=1, ge=1)
+
+    @field_validator("name", "provider")
+    @classmethod
+    def _label_safe(cls, value: str) -> str:
+        if not _LABEL_VALUE.match(value):
+            raise ValueError("expected letters, digits, '.', '_', ':' or '-' (it becomes a label)")
+        return value
+
+
+class TokenPrices(_Strict):
+    """USD per million tokens; a type left out is priced by the catalog's fallback rule."""
+
+    input: Decimal = Field(ge=0)
+    output: Decimal = Field(ge=0)
+    cache_read: Decimal | None = Field(default=None, ge=0)
+    cache_write_5m: Decimal | None = Field(default=None, ge=0)
+    cache_write_1h: Decimal | None = Field(default=None, ge=0)
+
+
+class PriceConfig(_Strict):
+    """An operator's price for a model the catalog lacks or prices differently."""
+
+    provider: str
+    model: str
+    usd_per_million_tokens: TokenPrices
+
+
+class PricingConfig(_Strict):
+    #: Operator prices; they win over every other source.
+    prices: tuple[PriceConfig, ...] = ()
+    #: Export llm_model_price_usd_per_token for the whole OpenRouter catalog, not only
+    #: the models in use.
+    export_openrouter_catalog: bool = False
 
 
 class Config(BaseSettings):
@@ -186,6 +266,8 @@ class Config(BaseSettings):
     stale_polls: int = Field(default=3, ge=1)
     accounts: tuple[AccountConfig, ...] = ()
     budgets: tuple[BudgetConfig, ...] = ()
+    subscriptions: tuple[SubscriptionConfig, ...] = ()
+    pricing: PricingConfig = PricingConfig()
 
     @classmethod
     def settings_customise_sources(
@@ -202,21 +284,25 @@ class Config(BaseSettings):
     def _unique_names(self) -> Config:
         seen: set[tuple[str, str]] = set()
         for account in self.accounts:
-            key = (account.provider, account.account)
+            key = (account.provider_label, account.account)
             if key in seen:
                 raise ValueError(
-                    f"accounts: two {account.provider} accounts are named {account.account!r};"
-                    " give each a distinct name"
+                    f"accounts: two {account.provider_label} accounts are named "
+                    f"{account.account!r}; give each a distinct name"
                 )
             seen.add(key)
-        budgets = [b.name for b in self.budgets]
-        dupes = sorted({n for n in budgets if budgets.count(n) > 1})
-        if dupes:
-            raise ValueError(f"budgets: duplicate budget name(s) {', '.join(dupes)}")
+        for section, names in (
+            ("budgets", [b.name for b in self.budgets]),
+            ("subscriptions", [f"{s.provider}/{s.name}" for s in self.subscriptions]),
+        ):
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{section}: duplicate name(s) {', '.join(dupes)}")
         return self
 
     def poll_interval_of(self, account: AccountConfig) -> float:
-        return account.poll_interval or self.poll_interval
+        default = PROVIDERS[account.provider].default_poll_interval
+        return account.poll_interval or max(self.poll_interval, default or 0.0)
 
     def stale_after_of(self, account: AccountConfig) -> float:
         return account.stale_after or self.stale_polls * self.poll_interval_of(account)
@@ -268,6 +354,8 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
 def _discover(env: Mapping[str, str]) -> list[dict[str, Any]]:
     accounts: list[dict[str, Any]] = []
     for name, spec in PROVIDERS.items():
+        if spec.env_var is None:
+            continue
         if env.get(spec.env_var):
             accounts.append({"provider": name, "api_key": env[spec.env_var]})
         elif env.get(f"{spec.env_var}_FILE"):

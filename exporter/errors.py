@@ -11,7 +11,12 @@ Hierarchy::
         ├── UpstreamClientError     other 4xx                        reason=client_error
         ├── UpstreamTimeoutError    timeouts after retries           reason=timeout
         ├── UpstreamConnectionError refused/DNS/reset/TLS            reason=connection
-        └── InvalidResponseError    bad JSON, schema drift, caps     reason=invalid_response
+        ├── InvalidResponseError    bad JSON, schema drift, caps     reason=invalid_response
+        ├── CredentialsError        local credential file missing,   reason=credentials
+        │                           unreadable or expired (no request sent)
+        └── SourceUnavailable       the credential cannot use this source at all (e.g. a
+                                    Groq key without Enterprise metrics): logged once at
+                                    info, the source is not polled again until restart
 
 Messages never contain credentials: they are built from the URL path (no query string), status
 code and a short, sanitised description.
@@ -29,6 +34,7 @@ FAILURE_REASONS: Final[tuple[str, ...]] = (
     "timeout",
     "connection",
     "invalid_response",
+    "credentials",
 )
 
 
@@ -61,6 +67,11 @@ class UpstreamServerError(SourceError):
 class UpstreamClientError(SourceError):
     reason = "client_error"
 
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        #: The HTTP status (e.g. 404), so a source can tell "not available" from a bad request.
+        self.status = status
+
 
 class UpstreamTimeoutError(SourceError):
     reason = "timeout"
@@ -72,3 +83,13 @@ class UpstreamConnectionError(SourceError):
 
 class InvalidResponseError(SourceError):
     reason = "invalid_response"
+
+
+class CredentialsError(SourceError):
+    reason = "credentials"
+
+
+class SourceUnavailable(SourceError):
+    """Not a failure: this source does not exist for this credential (never counted)."""
+
+    reason = "unavailable"

@@ -19,7 +19,8 @@ from datetime import datetime
 import aiohttp
 
 from exporter.config import AccountConfig, Config
-from exporter.errors import SourceError
+from exporter.errors import RateLimitedError, SourceError, SourceUnavailable
+from exporter.pricing import Catalog, load_catalog
 from exporter.providers import PROVIDERS
 from exporter.providers.base import SourceContext
 from exporter.snapshot import MonthToDateGuard, Snapshot, SourceState, build_snapshot, month_start
@@ -61,11 +62,13 @@ class Poller:
         *,
         clock: Clock = time.time,
         jitter: float = 1.0,
+        catalog: Catalog | None = None,
     ) -> None:
         self.config = config
         self._session = session
         self._clock = clock
         self._jitter = jitter
+        self.catalog = catalog if catalog is not None else load_catalog(config.pricing)
         self._guard = MonthToDateGuard()
         self._states: dict[tuple[str, str, str], SourceState] = {}
         for account in config.accounts:
@@ -73,9 +76,9 @@ class Poller:
             for source in account.enabled_sources():
                 key = (account.provider, account.account, source)
                 self._states[key] = SourceState(
-                    account.provider, account.account, source, stale_after
+                    account.provider_label, account.account, source, stale_after
                 )
-        self._snapshot = build_snapshot(config, self.states, self._guard, clock())
+        self._snapshot = build_snapshot(config, self.states, self._guard, clock(), self.catalog)
         self.first_round = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -88,7 +91,9 @@ class Poller:
         return self._snapshot
 
     def rebuild(self) -> Snapshot:
-        self._snapshot = build_snapshot(self.config, self.states, self._guard, self._clock())
+        self._snapshot = build_snapshot(
+            self.config, self.states, self._guard, self._clock(), self.catalog
+        )
         return self._snapshot
 
     async def poll_once(self) -> Snapshot:
@@ -145,11 +150,13 @@ class Poller:
     async def _poll_source(self, account: AccountConfig, source: str) -> None:
         state = self._states[(account.provider, account.account, source)]
         spec = PROVIDERS[account.provider]
+        if state.unavailable is not None or self._clock() < state.backoff_until:
+            return  # not for this credential, or backing off after 429: keep last values
         started = time.monotonic()
         counted = sum(state.stats.failures.values())
-        secret = account.secret
+        secret = account.secret if spec.needs_key else ""
         try:
-            if not secret:
+            if secret is None or (spec.needs_key and not secret):
                 raise _MissingCredential(
                     f"no credential configured: set api_key or api_key_file ({spec.key_hint})"
                 )
@@ -160,11 +167,31 @@ class Poller:
                 start=month_start(now),
                 end=datetime.fromtimestamp(now, month_start(now).tzinfo),
                 group_by=frozenset(account.group_by),
+                options=account.parsed_options,
+                catalog=self.catalog,
+                memo=state.memo,
             )
             budget = max(self.config.poll_interval_of(account), account.timeout * 2)
             records = await asyncio.wait_for(spec.sources[source](context), timeout=budget)
         except _MissingCredential as exc:
             self._failed(state, started, str(exc), exc.reason)
+        except SourceUnavailable as exc:
+            state.unavailable = str(exc)
+            state.up = None
+            state.records = ()
+            log.info(
+                "%s/%s %s: %s; not polling it again until restart",
+                state.provider,
+                state.account,
+                source,
+                exc,
+            )
+        except RateLimitedError as exc:
+            self._failed(state, started, str(exc), exc.reason, counted)
+            # Back off across polls too (doubling, at most 8 intervals); values stay meanwhile.
+            state.backoff_level = min(state.backoff_level + 1, 3)
+            interval = self.config.poll_interval_of(account)
+            state.backoff_until = self._clock() + interval * (2**state.backoff_level - 1)
         except SourceError as exc:
             self._failed(state, started, str(exc), exc.reason, counted)
         except TimeoutError:
@@ -178,6 +205,7 @@ class Poller:
             self._failed(state, started, message, "invalid_response", counted)
         else:
             state.records = tuple(records)
+            state.backoff_level = 0
             state.up = True
             state.last_error = None
             state.last_success = self._clock()

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from exporter.pricing import ModelPrice
+
 
 class CountUnit(enum.Enum):
     """Usage units other than tokens and money; the value is the contract metric name."""
@@ -61,6 +63,10 @@ class TokenRecord:
     cache_write_5m: int
     cache_write_1h: int
     output: int
+    #: True when the source prices these tokens itself (per request, tiers applied) and
+    #: returns :class:`EstimatedCostRecord` / :class:`UnpricedTokenRecord` for them; the
+    #: snapshot then does not estimate them again from bucket totals.
+    priced_by_source: bool = False
 
     @property
     def cache_write(self) -> int:
@@ -90,6 +96,55 @@ class LevelRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class EstimatedCostRecord:
+    """Cost a source estimated itself from the pricing catalog (see ``priced_by_source``)."""
+
+    start: datetime
+    project: str
+    api_key: str
+    model: str
+    amount_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class UnpricedTokenRecord:
+    """Tokens a source could not price (unknown model); ``token_type`` as in the contract."""
+
+    start: datetime
+    model: str
+    token_type: str
+    tokens: int
+
+
+@dataclass(frozen=True, slots=True)
+class GaugeRecord:
+    """A current level of a contract gauge (balances, limits, quota windows, ...).
+
+    ``labels`` are the metric's labels other than ``provider`` and ``account``, all of them,
+    in any order. Build with :func:`gauge`.
+    """
+
+    metric: str
+    labels: tuple[tuple[str, str], ...]
+    value: Decimal
+
+
+def gauge(metric: str, value: Decimal | int, **labels: str) -> GaugeRecord:
+    return GaugeRecord(metric, tuple(sorted(labels.items())), Decimal(value))
+
+
+@dataclass(frozen=True, slots=True)
+class PriceRecord:
+    """A live catalog price fetched by a source (OpenRouter's ``/models``).
+
+    Live prices replace the bundled catalog's entry for the same (provider, model) while the
+    source is fresh.
+    """
+
+    price: ModelPrice
+
+
+@dataclass(frozen=True, slots=True)
 class ProjectInfo:
     project: str
     name: str
@@ -101,4 +156,15 @@ class ApiKeyInfo:
     name: str
 
 
-Record = CostRecord | TokenRecord | CountRecord | LevelRecord | ProjectInfo | ApiKeyInfo
+Record = (
+    CostRecord
+    | TokenRecord
+    | CountRecord
+    | LevelRecord
+    | EstimatedCostRecord
+    | UnpricedTokenRecord
+    | GaugeRecord
+    | PriceRecord
+    | ProjectInfo
+    | ApiKeyInfo
+)

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -28,14 +29,20 @@ from prometheus_client.registry import Collector
 from exporter import __version__
 from exporter.config import BudgetConfig, Config
 from exporter.contract import METRICS, OTHER, MetricSpec, MetricType
+from exporter.pricing import Catalog, ModelPrice
+from exporter.providers import PROVIDERS
 from exporter.records import (
     ApiKeyInfo,
     CostRecord,
     CountRecord,
+    EstimatedCostRecord,
+    GaugeRecord,
     LevelRecord,
+    PriceRecord,
     ProjectInfo,
     Record,
     TokenRecord,
+    UnpricedTokenRecord,
 )
 from exporter.upstream import RequestStats
 
@@ -64,6 +71,13 @@ class SourceState:
     last_success: float | None = None
     last_error: str | None = None
     records: tuple[Record, ...] = ()
+    #: Set when the credential cannot use this source at all; it is not polled again.
+    unavailable: str | None = None
+    #: Persistent per-source memory handed to the source on every poll.
+    memo: dict[str, object] = field(default_factory=dict)
+    #: Consecutive rate-limited polls, and the time before which the source is not polled.
+    backoff_level: int = 0
+    backoff_until: float = 0.0
 
     def fresh(self, now: float) -> bool:
         return self.last_success is not None and now - self.last_success <= self.stale_after
@@ -153,6 +167,8 @@ class Snapshot:
     #: (provider, account) → source → state copy, for the landing page and --once.
     health: tuple[SourceView, ...] = ()
     unmatched_budgets: tuple[str, ...] = ()
+    #: (provider, model) pairs whose tokens had no catalog price, for the landing page.
+    unpriced_models: tuple[tuple[str, str], ...] = ()
     _cache: dict[tuple[bool, bool], bytes] = field(default_factory=dict, compare=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, compare=False)
 
@@ -189,6 +205,7 @@ class SourceView:
     last_success: float | None
     last_duration: float | None
     last_error: str | None
+    unavailable: str | None = None
 
 
 class SnapshotCollector(Collector):
@@ -219,13 +236,19 @@ class SnapshotCollector(Collector):
 
 
 class _Sums:
-    """Month-to-date sums of one account, keyed by metric then label tuple."""
+    """Month-to-date sums and current levels of one account."""
 
-    def __init__(self) -> None:
+    def __init__(self, provider: str, catalog: Catalog) -> None:
+        self.provider = provider
+        self.catalog = catalog
         self.values: dict[str, dict[LabelKey, Decimal]] = defaultdict(lambda: defaultdict(Decimal))
         self.levels: dict[str, dict[LabelKey, tuple[datetime, Decimal]]] = defaultdict(dict)
+        self.gauges: dict[str, dict[LabelKey, Decimal]] = defaultdict(dict)
         self.projects: dict[str, str] = {}
         self.api_keys: dict[str, str] = {}
+        #: Models priced for this account's tokens, for the price gauges.
+        self.priced: dict[str, ModelPrice] = {}
+        self.unpriced: set[str] = set()
 
     def add(self, record: Record, since: datetime) -> None:
         if isinstance(record, ProjectInfo):
@@ -234,6 +257,15 @@ class _Sums:
         if isinstance(record, ApiKeyInfo):
             self.api_keys[record.api_key] = record.name
             return
+        if isinstance(record, GaugeRecord):
+            spec = METRICS[record.metric]
+            labels = dict(record.labels)
+            if set(labels) != set(spec.labels[2:]):
+                raise ValueError(f"{record.metric}: labels {sorted(labels)} do not match contract")
+            self.gauges[record.metric][tuple(labels[n] for n in spec.labels[2:])] = record.value
+            return
+        if isinstance(record, PriceRecord):
+            return  # merged into the catalog before sums are built
         if record.start < since:
             return
         key: LabelKey
@@ -241,16 +273,14 @@ class _Sums:
             key = (record.project, record.model, record.line_item)
             self.values["llm_cost_usd_total"][key] += record.amount_usd
         elif isinstance(record, TokenRecord):
-            tokens = self.values["llm_tokens_total"]
-            base = (record.project, record.api_key, record.model)
-            for token_type, count in (
-                ("input", record.input),
-                ("cache_read", record.cache_read),
-                ("cache_write", record.cache_write),
-                ("output", record.output),
-            ):
-                if count:
-                    tokens[(*base, token_type)] += count
+            self._add_tokens(record)
+        elif isinstance(record, EstimatedCostRecord):
+            key = (record.project, record.api_key, record.model)
+            self.values["llm_estimated_cost_usd_total"][key] += record.amount_usd
+        elif isinstance(record, UnpricedTokenRecord):
+            self.unpriced.add(record.model)
+            key = (record.model, record.token_type)
+            self.values["llm_unpriced_tokens_total"][key] += record.tokens
         elif isinstance(record, CountRecord):
             spec = METRICS[record.unit.value]
             full = {"project": record.project, "api_key": record.api_key, "model": record.model}
@@ -263,12 +293,45 @@ class _Sums:
             if current is None or record.start >= current[0]:
                 levels[key] = (record.start, record.value)
 
+    def _add_tokens(self, record: TokenRecord) -> None:
+        tokens = self.values["llm_tokens_total"]
+        base = (record.project, record.api_key, record.model)
+        counts = (
+            ("input", record.input),
+            ("cache_read", record.cache_read),
+            ("cache_write", record.cache_write),
+            ("output", record.output),
+        )
+        for token_type, count in counts:
+            if count:
+                tokens[(*base, token_type)] += count
+        if record.priced_by_source or not any(count for _, count in counts):
+            return
+        price = self.catalog.lookup(self.provider, record.model)
+        if price is None:
+            # Never a silent $0: unknown models are counted apart and left out of the estimate.
+            self.unpriced.add(record.model)
+            unpriced = self.values["llm_unpriced_tokens_total"]
+            for token_type, count in counts:
+                if count:
+                    unpriced[(record.model, token_type)] += count
+            return
+        self.priced[record.model] = price
+        self.values["llm_estimated_cost_usd_total"][base] += price.bucket_cost(
+            record.input,
+            record.cache_read,
+            record.cache_write_5m,
+            record.cache_write_1h,
+            record.output,
+        )
+
 
 def build_snapshot(
     config: Config,
     states: Sequence[SourceState],
     guard: MonthToDateGuard,
     now: float,
+    catalog: Catalog | None = None,
 ) -> Snapshot:
     """Turn the fresh records of every source into an immutable snapshot."""
     since = month_start(now)
@@ -276,24 +339,34 @@ def build_snapshot(
     created = since.timestamp()
     samples: dict[str, list[Sample]] = defaultdict(list)
     folded: list[Sample] = []
+    catalog = _live_catalog(catalog or Catalog(), states, now)
 
     def labelled(base: Mapping[str, str], spec: MetricSpec, key: LabelKey) -> dict[str, str]:
         return {**base, **dict(zip(spec.labels[2:], key, strict=True))}
 
     # Guarded, unfolded cost samples feed the budgets (folding would lose the labels).
-    cost_for_budgets: list[tuple[Mapping[str, str], float]] = []
+    cost_for_budgets: dict[str, list[tuple[Mapping[str, str], float]]] = defaultdict(list)
+    billed_accounts = {
+        (a.provider_label, a.account)
+        for a in config.accounts
+        if set(a.enabled_sources()) & PROVIDERS[a.provider].billed_sources
+    }
+    prices_in_use: dict[tuple[str, str], ModelPrice] = {}
+    unpriced_models: set[tuple[str, str]] = set()
 
     by_account: dict[tuple[str, str], list[SourceState]] = defaultdict(list)
     for state in states:
         by_account[(state.provider, state.account)].append(state)
-    max_series = {(a.provider, a.account): a.max_series for a in config.accounts}
+    max_series = {(a.provider_label, a.account): a.max_series for a in config.accounts}
 
     for (provider, account), account_states in by_account.items():
-        sums = _Sums()
+        sums = _Sums(provider, catalog)
         for state in account_states:
             if state.fresh(now):
                 for record in state.records:
                     sums.add(record, since)
+        prices_in_use.update({(provider, m): p for m, p in sums.priced.items()})
+        unpriced_models.update((provider, m) for m in sums.unpriced)
         account_key = f"{provider}/{account}"
         base = {"provider": provider, "account": account}
         for name, values in sorted(sums.values.items()):
@@ -302,9 +375,10 @@ def build_snapshot(
                 key: guard.apply(name, account_key, key, float(value))
                 for key, value in values.items()
             }
-            if name == "llm_cost_usd_total":
+            if name in ("llm_cost_usd_total", "llm_estimated_cost_usd_total"):
+                kind = "billed" if name == "llm_cost_usd_total" else "estimated"
                 for key, value in guarded.items():
-                    cost_for_budgets.append((labelled(base, spec, key), value))
+                    cost_for_budgets[kind].append((labelled(base, spec, key), value))
             limit = max_series.get((provider, account), 2000)
             kept, folded_count = _fold(spec, guarded, guard.fold_state(name, account_key), limit)
             if folded_count:
@@ -314,6 +388,10 @@ def build_snapshot(
         for name, levels in sorted(sums.levels.items()):
             for (project,), (_, level) in sorted(levels.items()):
                 samples[name].append(Sample({**base, "project": project}, float(level)))
+        for name, gauges in sorted(sums.gauges.items()):
+            spec = METRICS[name]
+            for key, level in sorted(gauges.items()):
+                samples[name].append(Sample(labelled(base, spec, key), float(level)))
         for project, project_name in sorted(sums.projects.items()):
             labels = {**base, "project": project, "project_name": project_name}
             samples["llm_project_info"].append(Sample(labels, 1.0))
@@ -322,7 +400,12 @@ def build_snapshot(
             samples["llm_api_key_info"].append(Sample(labels, 1.0))
 
     samples["llm_series_folded"] = folded
-    unmatched = _budgets(config.budgets, cost_for_budgets, since, samples)
+    unmatched = _budgets(config.budgets, cost_for_budgets, billed_accounts, since, samples)
+    _prices(config, catalog, prices_in_use, samples)
+    for subscription in config.subscriptions:
+        labels = {"provider": subscription.provider, "subscription": subscription.name}
+        fee = subscription.monthly_usd * subscription.seats
+        samples["llm_subscription_cost_usd"].append(Sample(labels, float(fee)))
     _health(states, samples)
     samples["llm_exporter_build_info"] = [Sample({"version": __version__}, 1.0)]
 
@@ -339,11 +422,59 @@ def build_snapshot(
     )
     health = tuple(
         SourceView(
-            s.provider, s.account, s.source, s.up, s.last_success, s.last_duration, s.last_error
+            s.provider,
+            s.account,
+            s.source,
+            s.up,
+            s.last_success,
+            s.last_duration,
+            s.last_error,
+            s.unavailable,
         )
         for s in states
     )
-    return Snapshot(families, now, health, unmatched)
+    return Snapshot(families, now, health, unmatched, tuple(sorted(unpriced_models)))
+
+
+def _live_catalog(catalog: Catalog, states: Sequence[SourceState], now: float) -> Catalog:
+    """The catalog with the live prices of fresh sources laid over it."""
+    for state in states:
+        if not state.fresh(now) or state.last_success is None:
+            continue
+        live = [r.price for r in state.records if isinstance(r, PriceRecord)]
+        if live:
+            catalog = catalog.overlay(live, state.provider, state.last_success)
+    return catalog
+
+
+def _prices(
+    config: Config,
+    catalog: Catalog,
+    in_use: Mapping[tuple[str, str], ModelPrice],
+    samples: dict[str, list[Sample]],
+) -> None:
+    exported = dict(in_use)
+    if config.pricing.export_openrouter_catalog:
+        for (provider, model), price in catalog.prices.items():
+            if price.source == "openrouter":
+                exported.setdefault((provider, model), price)
+    for (provider, model), price in sorted(exported.items()):
+        tiers = [("base", price.per_token)] + [
+            (f"above_{tier.above_tokens // 1000}k", tier.per_token) for tier in price.tiers
+        ]
+        for tier_name, per_token in tiers:
+            for token_type, usd in sorted(per_token.items()):
+                labels = {
+                    "provider": provider,
+                    "model": model,
+                    "token_type": token_type,
+                    "tier": tier_name,
+                }
+                samples["llm_model_price_usd_per_token"].append(Sample(labels, float(usd)))
+    for source, updated in sorted(catalog.updated.items()):
+        samples["llm_catalog_last_update_timestamp_seconds"].append(
+            Sample({"source": source}, updated)
+        )
 
 
 def _fold(
@@ -403,14 +534,25 @@ class _Projection:
 
 def _budgets(
     budgets: Iterable[BudgetConfig],
-    costs: Sequence[tuple[Mapping[str, str], float]],
+    costs: Mapping[str, Sequence[tuple[Mapping[str, str], float]]],
+    billed_accounts: AbstractSet[tuple[str, str]],
     since: datetime,
     samples: dict[str, list[Sample]],
 ) -> tuple[str, ...]:
+    """Budget series; estimated and billed cost of one account are never both counted."""
     end = next_month_start(since).timestamp()
     unmatched = []
     for budget in budgets:
-        matched = [value for labels, value in costs if budget.match.matches(labels)]
+        matched = []
+        for kind, rows in costs.items():
+            for labels, value in rows:
+                account = (labels["provider"], labels["account"])
+                if budget.include == "billed_or_estimated":
+                    wanted = "billed" if account in billed_accounts else "estimated"
+                else:
+                    wanted = budget.include
+                if kind == wanted and budget.match.matches(labels):
+                    matched.append(value)
         if not matched:
             unmatched.append(budget.name)
         labels = {"budget": budget.name}

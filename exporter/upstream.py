@@ -120,6 +120,24 @@ class Upstream:
     def __repr__(self) -> str:  # headers hold credentials: never show them
         return f"Upstream(base_url={self._base_url!r})"
 
+    def with_headers(self, headers: Mapping[str, str]) -> Upstream:
+        """The same client (stats, policy, base URL) sending ``headers`` too.
+
+        For sources that read their credential at poll time (OAuth files) or need a
+        per-request header (an account id).
+        """
+        copy = Upstream(
+            self._session,
+            self._base_url,
+            {},
+            self.stats,
+            retry=self.retry,
+            limits=self.limits,
+            sleep=self._sleep,
+        )
+        copy._headers = {**self._headers, **headers}
+        return copy
+
     async def get_json(self, path: str, params: QueryParams = ()) -> Any:
         return await self._request("GET", path, params, None)
 
@@ -224,7 +242,7 @@ class Upstream:
                     honour = retry_after if status in (429, 503) else None
                     raise _Retryable(error, honour)
                 if status >= 300:
-                    raise UpstreamClientError(f"{where}: HTTP {status}")
+                    raise UpstreamClientError(f"{where}: HTTP {status}", status=status)
                 raw = await self._read_capped(resp, where)
         except SourceError:
             raise

@@ -56,6 +56,7 @@ def fake_provider(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSources]:
         auth_headers=headers,
         sources={"costs": sources.source("costs"), "usage": sources.source("usage")},
         check=check,
+        billed_sources=frozenset({"costs"}),
     )
     monkeypatch.setitem(PROVIDERS, "fake", spec)  # type: ignore[index]
     yield sources

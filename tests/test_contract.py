@@ -29,6 +29,13 @@ LABELS = {
     "metric",
     "version",
     "budget",
+    "balance_type",
+    "reset",
+    "period",
+    "tier",
+    "subscription",
+    "plan",
+    "window",
 }
 
 

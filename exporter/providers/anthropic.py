@@ -353,4 +353,5 @@ PROVIDER: Final = ProviderSpec(
     auth_headers=auth_headers,
     sources={"usage_messages": usage_messages, "cost_report": cost_report, "names": names},
     check=check,
+    billed_sources=frozenset({"cost_report"}),
 )

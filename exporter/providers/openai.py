@@ -522,4 +522,5 @@ PROVIDER: Final = ProviderSpec(
     auth_headers=auth_headers,
     sources=SOURCES,
     check=check,
+    billed_sources=frozenset({"costs"}),
 )
