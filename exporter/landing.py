@@ -20,7 +20,9 @@ def render_landing(config: Config, snapshot: Snapshot, *, banner: str | None = N
     now = time.time()
     rows = []
     for view in snapshot.health:
-        if view.up is None:
+        if view.unavailable is not None:
+            status = '<span class="pending">not available for this key</span>'
+        elif view.up is None:
             status = '<span class="pending">pending</span>'
         elif view.up:
             status = '<span class="up">up</span>'
@@ -37,7 +39,7 @@ def render_landing(config: Config, snapshot: Snapshot, *, banner: str | None = N
                     html.escape(view.source),
                     status,
                     age,
-                    html.escape(view.last_error or ""),
+                    html.escape(view.unavailable or view.last_error or ""),
                 )
             )
             + "</tr>"
@@ -52,6 +54,16 @@ def render_landing(config: Config, snapshot: Snapshot, *, banner: str | None = N
     if snapshot.unmatched_budgets:
         names = ", ".join(html.escape(n) for n in snapshot.unmatched_budgets)
         warn = f"<p class='down'>Budgets whose scope matches no spend yet: {names}</p>"
+    if snapshot.unpriced_models:
+        models = ", ".join(
+            f"{html.escape(provider)}/{html.escape(model)}"
+            for provider, model in snapshot.unpriced_models
+        )
+        warn += (
+            "<p class='down'>Models without a catalog price (their tokens are in "
+            "llm_unpriced_tokens_total and left out of estimated cost; add them under "
+            f"pricing.prices in the config): {models}</p>"
+        )
     top = f"<p style='background:#fff3cd;padding:.6em'>{html.escape(banner)}</p>" if banner else ""
     return (
         "<!doctype html><html><head><meta charset='utf-8'><title>LLM cost exporter</title>"

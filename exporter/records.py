@@ -118,7 +118,8 @@ class UnpricedTokenRecord:
 
 @dataclass(frozen=True, slots=True)
 class GaugeRecord:
-    """A current level of a contract gauge (balances, limits, quota windows, ...).
+    """A current value of a contract metric: a gauge (balances, limits, quota windows, ...)
+    or a process-lifetime counter the source keeps itself (skipped log lines).
 
     ``labels`` are the metric's labels other than ``provider`` and ``account``, all of them,
     in any order. Build with :func:`gauge`.

@@ -124,6 +124,29 @@ def test_dollar_escape(tmp_path: Path) -> None:
             "budgets[0].match.team: unknown key; expected one of: account, api_key, model, "
             "project, provider",
         ),
+        (
+            "budgets:\n  - name: team\n    limit_usd: 5\n    include: bill\n",
+            "budgets[0].include: got 'bill'; Input should be 'billed', 'estimated' or "
+            "'billed_or_estimated'",
+        ),
+        (
+            "accounts:\n  - provider: openai\n    options: {colour: blue}\n",
+            "accounts[0]: options.colour: unknown key; expected: none",
+        ),
+        (
+            "subscriptions:\n  - {name: cursor, provider: cursor, monthly_usd: 20}\n"
+            "  - {name: cursor, provider: cursor, monthly_usd: 40}\n",
+            "subscriptions: duplicate name(s) cursor/cursor",
+        ),
+        (
+            "subscriptions:\n  - {name: cursor, provider: cursor, monthly_usd: -1}\n",
+            "subscriptions[0].monthly_usd: got -1; Input should be greater than or equal to 0",
+        ),
+        (
+            "pricing:\n  prices:\n    - provider: openai\n      model: ft:x\n"
+            "      usd_per_million_tokens: {input: 1}\n",
+            "pricing.prices[0].usd_per_million_tokens.output: required field is missing",
+        ),
         ("- a\n- b\n", "expected a mapping at the top level, got a list"),
         ("accounts: [\n", "at line 2, column 1"),
         (
