@@ -1,4 +1,6 @@
-"""An aiohttp server answering the OpenAI and Anthropic Admin API shapes from an :class:`OrgModel`.
+"""An aiohttp server answering the OpenAI and Anthropic Admin API shapes from an :class:`OrgModel`,
+plus the Bearer APIs of :mod:`~exporter.simulator.openrouter`, :mod:`~exporter.simulator.balances`
+and :mod:`~exporter.simulator.subscriptions` under their path prefixes.
 
 Buckets are daily (``1d``), exist only up to the model's clock, and the current day's bucket
 grows through the day. Report pages hold ``min(limit, page_size)`` buckets with opaque
@@ -19,6 +21,7 @@ from typing import Any, Final
 
 from aiohttp import web
 
+from exporter.simulator import balances, openrouter, subscriptions
 from exporter.simulator.model import (
     ANTHROPIC_TOKEN_TYPE,
     DAY,
@@ -91,9 +94,27 @@ class SimulatorState:
     log: list[tuple[str, int]] = field(default_factory=list)
     #: Requests answered 429 whose retry has not arrived yet (a retry is never limited).
     limited: set[str] = field(default_factory=set)
+    #: Bearer credential of every other simulated API, by name (see :data:`BEARER_PREFIXES`).
+    credentials: Mapping[str, str] = field(default_factory=dict)
 
 
 STATE: Final = web.AppKey("llm_simulator_state", SimulatorState)
+
+#: Path prefix → credential name of the simulated APIs that take ``Authorization: Bearer``.
+BEARER_PREFIXES: Final[Mapping[str, str]] = {
+    openrouter.PREFIX: "openrouter",
+    balances.DEEPSEEK_PREFIX: "deepseek",
+    balances.MOONSHOT_PREFIX: "moonshot",
+    balances.GROQ_PREFIX: "groq",
+    subscriptions.CLAUDE_PREFIX: "claude",
+    subscriptions.CHATGPT_PREFIX: "codex",
+    subscriptions.GEMINI_PREFIX: "gemini",
+}
+
+
+def default_credentials(seed: int) -> dict[str, str]:
+    """Deterministic fake credentials of the Bearer APIs (the demo uses random ones)."""
+    return {name: f"sim-{name}-credential-{seed}" for name in BEARER_PREFIXES.values()}
 
 
 class _BadRequest(Exception):
@@ -592,6 +613,10 @@ async def _gatekeeper(
     state = request.app[STATE]
     state.requests += 1
     anthropic = request.path.startswith("/v1/organizations/")
+    bearer = next(
+        (name for prefix, name in BEARER_PREFIXES.items() if request.path.startswith(prefix + "/")),
+        None,
+    )
     response: web.StreamResponse
     retry = request.path_qs in state.limited
     state.limited.discard(request.path_qs)
@@ -599,6 +624,12 @@ async def _gatekeeper(
         state.limited.add(request.path_qs)
         response = _error(anthropic, 429, "rate_limit_error", "rate limited (simulated)")
         response.headers["Retry-After"] = "1"
+    elif bearer is not None:
+        expected = state.credentials.get(bearer)
+        if expected is None or request.headers.get("Authorization") != f"Bearer {expected}":
+            response = web.json_response({"error": {"message": "invalid credential"}}, status=401)
+        else:
+            response = await handler(request)
     elif anthropic and (
         request.headers.get("x-api-key") != state.anthropic_key
         or not request.headers.get(ANTHROPIC_VERSION_HEADER)
@@ -624,10 +655,22 @@ def create_app(
     anthropic_key: str,
     page_size: int = 2,
     rate_limit_every: int = 0,
+    credentials: Mapping[str, str] | None = None,
 ) -> web.Application:
-    """A simulator serving ``model``; ``app[STATE]`` holds the state (swap ``.model``)."""
+    """A simulator serving ``model``; ``app[STATE]`` holds the state (swap ``.model``).
+
+    ``credentials`` are the Bearer credentials of the other simulated APIs (default:
+    :func:`default_credentials` of the model's seed).
+    """
     app = web.Application(middlewares=[_gatekeeper])
-    app[STATE] = SimulatorState(model, openai_key, anthropic_key, page_size, rate_limit_every)
+    app[STATE] = SimulatorState(
+        model,
+        openai_key,
+        anthropic_key,
+        page_size,
+        rate_limit_every,
+        credentials=dict(credentials or default_credentials(model.seed)),
+    )
     r = app.router
     r.add_get("/v1/organization/costs", openai_costs)
     r.add_get("/v1/organization/usage/{kind}", openai_usage)
@@ -637,4 +680,7 @@ def create_app(
     r.add_get("/v1/organizations/cost_report", anthropic_cost)
     r.add_get("/v1/organizations/workspaces", anthropic_workspaces)
     r.add_get("/v1/organizations/api_keys", anthropic_api_keys)
+    openrouter.add_routes(app)
+    balances.add_routes(app)
+    subscriptions.add_routes(app)
     return app
