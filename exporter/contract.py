@@ -63,7 +63,8 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         "Billed spend in USD as the provider's cost endpoint reports it, month-to-date (UTC).",
         ("provider", "account", "project", "model", "line_item"),
         Scope.MONTH_TO_DATE,
-        "openai (costs), anthropic (cost_report)",
+        "openai (costs), anthropic (cost_report), openrouter (activity: completed UTC days "
+        "only, today is absent), xai (usage)",
     ),
     MetricSpec(
         "llm_estimated_cost_usd_total",
@@ -93,7 +94,8 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         (*_USAGE, "token_type"),
         Scope.MONTH_TO_DATE,
         "openai (usage_completions, usage_embeddings, usage_moderations), "
-        "anthropic (usage_messages)",
+        "anthropic (usage_messages), openrouter (activity), groq (metrics), "
+        "claude_code and codex (local logs)",
     ),
     MetricSpec(
         "llm_requests_total",
@@ -102,7 +104,7 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         _USAGE,
         Scope.MONTH_TO_DATE,
         "openai (usage_* except vector_stores, code_interpreter_sessions, file_search_calls, "
-        "web_search_calls)",
+        "web_search_calls), openrouter (activity), groq (metrics)",
     ),
     MetricSpec(
         "llm_images_total",
@@ -380,7 +382,7 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         "Maps an API key id to its name; value 1. Never carries key material.",
         ("provider", "account", "api_key", "api_key_name"),
         Scope.INFO,
-        "openai (projects), anthropic (names)",
+        "openai (projects), anthropic (names), openrouter (keys)",
     ),
     MetricSpec(
         "llm_series_folded",
@@ -500,8 +502,9 @@ def render_markdown() -> str:
         "- `project`: OpenAI project id; Anthropic workspace id (`default` for the default",
         "  workspace, which the API reports as null). Names are in `llm_project_info`.",
         "- `api_key`: the provider's key *id* (`key_...`, `apikey_...`), never key material;",
-        "  Anthropic usage without a key (Console Workbench) is `console`. Names are in",
-        "  `llm_api_key_info`.",
+        "  Anthropic usage without a key (Console Workbench) is `console`; OpenRouter keys are",
+        "  their hash, and `current` is the polling key itself. Names are in",
+        "  `llm_api_key_info`. Local logs have no key: `\"\"`.",
         f"- `token_type`: one of {', '.join(f'`{t}`' for t in TOKEN_TYPES)}; disjoint, so",
         "  `sum()` over them is total tokens.",
         "- `source`: one poll unit of an account (`costs`, `usage_completions`, ...).",

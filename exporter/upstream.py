@@ -120,6 +120,11 @@ class Upstream:
     def __repr__(self) -> str:  # headers hold credentials: never show them
         return f"Upstream(base_url={self._base_url!r})"
 
+    @property
+    def base_url(self) -> str:
+        """The base URL requests go to (no trailing slash); sources read its host."""
+        return self._base_url
+
     def with_headers(self, headers: Mapping[str, str]) -> Upstream:
         """The same client (stats, policy, base URL) sending ``headers`` too.
 

@@ -8,6 +8,7 @@ import pytest
 
 from exporter.config import load, parse_duration
 from exporter.errors import ConfigError
+from exporter.providers import PROVIDERS
 
 SECRET = "sk-admin-config-test-QQsecretvalue987654"
 
@@ -83,7 +84,7 @@ def test_dollar_escape(tmp_path: Path) -> None:
         ),
         (
             "accounts:\n  - provider: opneai\n",
-            "accounts[0].provider: got 'opneai'; expected one of: anthropic, openai; "
+            f"accounts[0].provider: got 'opneai'; expected one of: {', '.join(sorted(PROVIDERS))}; "
             "did you mean 'openai'?",
         ),
         (
