@@ -1,7 +1,8 @@
-"""Command line: serve (default), ``--once``, ``--check``.
+"""Command line: serve (default), ``--once``, ``--check``, and the ``backfill`` command.
 
 Flags follow the Prometheus exporter style (``--config.file``, ``--web.listen-address``,
-``--log.level``, ``--log.format``).
+``--log.level``, ``--log.format``). ``llm-cost-exporter backfill ...`` (the word first) writes
+past months as OpenMetrics for ``promtool`` (:mod:`exporter.backfill`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import asyncio
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
 
-from exporter import __version__, logs
+from exporter import __version__, backfill, logs
 from exporter.config import Config, load
 from exporter.errors import (
     AuthError,
@@ -31,6 +33,7 @@ from exporter.providers import PROVIDERS
 from exporter.upstream import RequestStats, RetryPolicy
 
 DEFAULT_LISTEN = "0.0.0.0:9771"
+BACKFILL = "backfill"
 
 log = logging.getLogger("exporter")
 
@@ -39,30 +42,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="llm-cost-exporter",
         description="Prometheus exporter for LLM spend, usage, credits and quotas.",
+        epilog=f"command: llm-cost-exporter {BACKFILL} --since YYYY-MM --until YYYY-MM "
+        "--output FILE writes past months of provider history as OpenMetrics for "
+        f"'promtool tsdb create-blocks-from openmetrics' (llm-cost-exporter {BACKFILL} --help).",
     )
-    parser.add_argument(
-        "--config.file",
-        dest="config_file",
-        type=Path,
-        default=os.environ.get("LLM_EXPORTER_CONFIG") or None,
-        help="YAML config file (env LLM_EXPORTER_CONFIG). Without one, accounts are "
-        "discovered from "
-        + ", ".join(spec.env_var for spec in PROVIDERS.values() if spec.env_var)
-        + ".",
-    )
+    _add_config_flags(parser)
     parser.add_argument(
         "--web.listen-address",
         dest="listen",
         default=DEFAULT_LISTEN,
         help=f"HOST:PORT to serve /metrics on (default {DEFAULT_LISTEN}).",
     )
-    parser.add_argument(
-        "--log.level",
-        dest="log_level",
-        default="info",
-        choices=["debug", "info", "warning", "error"],
-    )
-    parser.add_argument("--log.format", dest="log_format", default="text", choices=["text", "json"])
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
         "--once",
@@ -101,8 +91,92 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_config_flags(parser: argparse.ArgumentParser) -> None:
+    """``--config.file``, ``--log.level``, ``--log.format``: shared by serving and backfill."""
+    parser.add_argument(
+        "--config.file",
+        dest="config_file",
+        type=Path,
+        default=os.environ.get("LLM_EXPORTER_CONFIG") or None,
+        help="YAML config file (env LLM_EXPORTER_CONFIG). Without one, accounts are "
+        "discovered from "
+        + ", ".join(spec.env_var for spec in PROVIDERS.values() if spec.env_var)
+        + ".",
+    )
+    parser.add_argument(
+        "--log.level",
+        dest="log_level",
+        default="info",
+        choices=["debug", "info", "warning", "error"],
+    )
+    parser.add_argument("--log.format", dest="log_format", default="text", choices=["text", "json"])
+
+
+def build_backfill_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=f"llm-cost-exporter {BACKFILL}",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="""\
+Write past months of provider history as OpenMetrics with timestamps, for
+'promtool tsdb create-blocks-from openmetrics FILE DIR'.
+
+For every configured account (same config and environment as the exporter), each
+month of the range is fetched from the sources whose data comes in time buckets
+(OpenAI costs and usage, Anthropic cost report and usage, OpenRouter activity, ...);
+sources that only report current values (balances, quotas, names) are skipped and
+listed. At the end of each day (00:00 UTC, or 23:59:59 on a month's last day) every
+month-to-date series the live exporter exposes gets one sample with the same name,
+labels and value; counters reset at each month boundary. Nothing is written unless
+every month of every source was fetched.""",
+        epilog="""\
+Stop before the data your Prometheus already scraped: use --until = the day (or
+month) before the exporter's first scrape, and pass the scrape's target labels
+(e.g. --label job=llm-cost-exporter --label instance=exporter:9771) so history and
+live data are one series. Backfilled samples are one per day: instant queries at a
+past time need a range such as last_over_time(llm_cost_usd_total[1d]).
+Procedure (compose stack and existing Prometheus): docs/backfill.md.
+
+exit status: 0 written, 1 history could not be fetched or written, 2 bad arguments
+or configuration.""",
+    )
+    _add_config_flags(parser)
+    parser.add_argument(
+        "--since",
+        required=True,
+        metavar="YYYY-MM[-DD]",
+        help="First month (or day) to write, UTC. Month-to-date values always count from "
+        "the 1st, so a day only trims the first samples.",
+    )
+    parser.add_argument(
+        "--until",
+        required=True,
+        metavar="YYYY-MM[-DD]",
+        help="Last month (or day) to write, inclusive, UTC. The current month ends "
+        "yesterday; a day must be over.",
+    )
+    parser.add_argument(
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="OpenMetrics file to write ('-': standard output). Written only when complete.",
+    )
+    parser.add_argument(
+        "--label",
+        dest="labels",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="Add this label to every series (repeatable), e.g. the job and instance "
+        "labels your Prometheus adds to the live series.",
+    )
+    return parser
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == [BACKFILL]:
+        return _backfill(arguments[1:])
+    args = build_parser().parse_args(arguments)
     logs.configure(args.log_level, args.log_format)
     try:
         config = load(args.config_file)
@@ -126,16 +200,52 @@ def main(argv: Sequence[str] | None = None) -> int:
     return _serve(config, args.listen)
 
 
-def _nothing_configured() -> str:
+def _backfill(arguments: Sequence[str]) -> int:
+    parser = build_backfill_parser()
+    args = parser.parse_args(arguments)
+    logs.configure(args.log_level, args.log_format)
+    now = time.time()
+    try:
+        span = backfill.parse_span(args.since, args.until, now)
+        labels = backfill.parse_labels(args.labels)
+    except backfill.BackfillError as exc:
+        parser.error(str(exc))
+    try:
+        config = load(args.config_file)
+    except ConfigError as exc:
+        print(f"llm-cost-exporter {BACKFILL}: {exc}", file=sys.stderr)
+        return 2
+    if not config.accounts:
+        print(_nothing_configured(BACKFILL), file=sys.stderr)
+        return 2
+    try:
+        history = asyncio.run(backfill.backfill(config, span, now=now, extra_labels=labels))
+        backfill.save(history, args.output)
+    except backfill.BackfillError as exc:
+        print(f"llm-cost-exporter {BACKFILL}: {exc}", file=sys.stderr)
+        print(f"llm-cost-exporter {BACKFILL}: nothing written", file=sys.stderr)
+        return 1
+    for line in backfill.describe(history, span, args.output):
+        print(f"llm-cost-exporter {BACKFILL}: {line}", file=sys.stderr)
+    return 0
+
+
+def _nothing_configured(command: str | None = None) -> str:
     envs = "\n".join(
-        f"  {spec.env_var:<22} {spec.title}: {spec.key_hint}" for spec in PROVIDERS.values()
+        f"  {spec.env_var:<22} {spec.title}: {spec.key_hint}"
+        for spec in PROVIDERS.values()
+        if spec.env_var  # config-only providers (subscriptions, local logs) have none
     )
-    return (
-        "llm-cost-exporter: no accounts configured.\n"
+    head = (
+        f"llm-cost-exporter{' ' + command if command else ''}: no accounts configured.\n"
         "Set at least one of these environment variables (or NAME_FILE pointing at a file):\n"
         f"{envs}\n"
-        "or pass --config.file with an `accounts:` list (see README, Configuration),\n"
-        "or pass --demo to see it work on simulated data,\n"
+        "or pass --config.file with an `accounts:` list (see README, Configuration)"
+    )
+    if command:
+        return head + "."
+    return head + (
+        ",\nor pass --demo to see it work on simulated data,\n"
         "or pass --allow-empty to serve only the exporter's own health metrics."
     )
 

@@ -313,9 +313,10 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         "claude_subscription (extra_usage)",
     ),
     MetricSpec(
-        "llm_subscription_credit_balance_usd",
+        "llm_subscription_credits",
         MetricType.GAUGE,
-        "Credits left on a subscription (Codex credits), in USD.",
+        "Credits left on a subscription in the vendor's own credit unit (Codex credits are "
+        "priced per million tokens; they are not dollars); absent when unlimited or none.",
         ("provider", "account"),
         Scope.LEVEL,
         "codex_subscription",
@@ -326,7 +327,7 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         "Unix time at which the local OAuth access token read by the source expires.",
         ("provider", "account"),
         Scope.HEALTH,
-        "claude_subscription, gemini_subscription",
+        "claude_subscription, codex_subscription, gemini_subscription",
     ),
     MetricSpec(
         "llm_session_block_start_timestamp_seconds",
