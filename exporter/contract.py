@@ -242,8 +242,9 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
     MetricSpec(
         "llm_catalog_last_update_timestamp_seconds",
         MetricType.GAUGE,
-        "Unix time the pricing catalog source was last updated (bundled data: its snapshot "
-        "date; live sources: last successful fetch).",
+        "Unix time the pricing catalog source was last updated (bundled genai-prices data: "
+        "the date of its newest price change; live sources: last successful fetch; config: "
+        "load time).",
         ("source",),
         Scope.HEALTH,
         "pricing catalog",

@@ -307,7 +307,8 @@ class _Sums:
                 tokens[(*base, token_type)] += count
         if record.priced_by_source or not any(count for _, count in counts):
             return
-        price = self.catalog.lookup(self.provider, record.model)
+        # The price in force on the bucket's day: a mid-month change never reprices the past.
+        price = self.catalog.lookup(self.provider, record.model, at=record.start)
         if price is None:
             # Never a silent $0: unknown models are counted apart and left out of the estimate.
             self.unpriced.add(record.model)
@@ -341,9 +342,6 @@ def build_snapshot(
     folded: list[Sample] = []
     catalog = _live_catalog(catalog or Catalog(), states, now)
 
-    def labelled(base: Mapping[str, str], spec: MetricSpec, key: LabelKey) -> dict[str, str]:
-        return {**base, **dict(zip(spec.labels[2:], key, strict=True))}
-
     # Guarded, unfolded cost samples feed the budgets (folding would lose the labels).
     cost_for_budgets: dict[str, list[tuple[Mapping[str, str], float]]] = defaultdict(list)
     billed_accounts = {
@@ -367,31 +365,13 @@ def build_snapshot(
                     sums.add(record, since)
         prices_in_use.update({(provider, m): p for m, p in sums.priced.items()})
         unpriced_models.update((provider, m) for m in sums.unpriced)
-        account_key = f"{provider}/{account}"
         base = {"provider": provider, "account": account}
-        for name, values in sorted(sums.values.items()):
-            spec = METRICS[name]
-            guarded = {
-                key: guard.apply(name, account_key, key, float(value))
-                for key, value in values.items()
-            }
-            if name in ("llm_cost_usd_total", "llm_estimated_cost_usd_total"):
-                kind = "billed" if name == "llm_cost_usd_total" else "estimated"
-                for key, value in guarded.items():
-                    cost_for_budgets[kind].append((labelled(base, spec, key), value))
-            limit = max_series.get((provider, account), 2000)
-            kept, folded_count = _fold(spec, guarded, guard.fold_state(name, account_key), limit)
-            if folded_count:
-                folded.append(Sample({**base, "metric": name}, float(folded_count)))
-            for key, value in sorted(kept.items()):
-                samples[name].append(Sample(labelled(base, spec, key), value))
-        for name, levels in sorted(sums.levels.items()):
-            for (project,), (_, level) in sorted(levels.items()):
-                samples[name].append(Sample({**base, "project": project}, float(level)))
+        limit = max_series.get((provider, account), 2000)
+        _month_to_date(sums, base, guard, limit, samples, folded, cost_for_budgets)
         for name, gauges in sorted(sums.gauges.items()):
             spec = METRICS[name]
             for key, level in sorted(gauges.items()):
-                samples[name].append(Sample(labelled(base, spec, key), float(level)))
+                samples[name].append(Sample(_labelled(base, spec, key), float(level)))
         for project, project_name in sorted(sums.projects.items()):
             labels = {**base, "project": project, "project_name": project_name}
             samples["llm_project_info"].append(Sample(labels, 1.0))
@@ -434,6 +414,69 @@ def build_snapshot(
         for s in states
     )
     return Snapshot(families, now, health, unmatched, tuple(sorted(unpriced_models)))
+
+
+def month_to_date_history(
+    provider: str,
+    account: str,
+    steps: Iterable[tuple[float, Iterable[Record]]],
+    since: datetime,
+    catalog: Catalog,
+    *,
+    max_series: int = 2000,
+) -> Iterator[tuple[float, dict[str, list[Sample]]]]:
+    """What the live exporter would expose for one account's month, step by step.
+
+    ``steps`` are ``(instant, records known by then)`` in time order, within the month that
+    starts at ``since``. Each step adds its records to the running sums and yields the
+    month-to-date counters (restatement guard and cardinality folding applied, as in
+    :func:`build_snapshot`) and the latest levels. Gauges, info records and prices are not
+    month-to-date and are ignored. Pure: no I/O, no clock (the history backfill uses it).
+    """
+    guard = MonthToDateGuard()
+    guard.roll(since)
+    sums = _Sums(provider, catalog)
+    base = {"provider": provider, "account": account}
+    for instant, records in steps:
+        for record in records:
+            sums.add(record, since)
+        samples: dict[str, list[Sample]] = defaultdict(list)
+        _month_to_date(sums, base, guard, max_series, samples, [], defaultdict(list))
+        yield instant, samples
+
+
+def _labelled(base: Mapping[str, str], spec: MetricSpec, key: LabelKey) -> dict[str, str]:
+    return {**base, **dict(zip(spec.labels[2:], key, strict=True))}
+
+
+def _month_to_date(
+    sums: _Sums,
+    base: Mapping[str, str],
+    guard: MonthToDateGuard,
+    limit: int,
+    samples: dict[str, list[Sample]],
+    folded: list[Sample],
+    cost_for_budgets: dict[str, list[tuple[Mapping[str, str], float]]],
+) -> None:
+    """One account's month-to-date counters (guarded, folded) and latest levels."""
+    account_key = f"{base['provider']}/{base['account']}"
+    for name, values in sorted(sums.values.items()):
+        spec = METRICS[name]
+        guarded = {
+            key: guard.apply(name, account_key, key, float(value)) for key, value in values.items()
+        }
+        if name in ("llm_cost_usd_total", "llm_estimated_cost_usd_total"):
+            kind = "billed" if name == "llm_cost_usd_total" else "estimated"
+            for key, value in guarded.items():
+                cost_for_budgets[kind].append((_labelled(base, spec, key), value))
+        kept, folded_count = _fold(spec, guarded, guard.fold_state(name, account_key), limit)
+        if folded_count:
+            folded.append(Sample({**base, "metric": name}, float(folded_count)))
+        for key, value in sorted(kept.items()):
+            samples[name].append(Sample(_labelled(base, spec, key), value))
+    for name, levels in sorted(sums.levels.items()):
+        for (project,), (_, level) in sorted(levels.items()):
+            samples[name].append(Sample({**base, "project": project}, float(level)))
 
 
 def _live_catalog(catalog: Catalog, states: Sequence[SourceState], now: float) -> Catalog:
