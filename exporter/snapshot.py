@@ -277,6 +277,11 @@ class _Sums:
         elif isinstance(record, EstimatedCostRecord):
             key = (record.project, record.api_key, record.model)
             self.values["llm_estimated_cost_usd_total"][key] += record.amount_usd
+            if record.model not in self.priced:
+                # The price the source used, for the price gauges (models in use).
+                price = self.catalog.lookup(self.provider, record.model, at=record.start)
+                if price is not None:
+                    self.priced[record.model] = price
         elif isinstance(record, UnpricedTokenRecord):
             self.unpriced.add(record.model)
             key = (record.model, record.token_type)
