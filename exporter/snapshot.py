@@ -485,13 +485,18 @@ def _month_to_date(
 
 
 def _live_catalog(catalog: Catalog, states: Sequence[SourceState], now: float) -> Catalog:
-    """The catalog with the live prices of fresh sources laid over it."""
+    """The catalog with the live prices of fresh sources laid over it.
+
+    A stale live source's prices are dropped (the bundled ones apply again) but its last
+    update time stays, so the catalog-staleness alert can see how old it is.
+    """
     for state in states:
-        if not state.fresh(now) or state.last_success is None:
+        if state.last_success is None:
             continue
         live = [r.price for r in state.records if isinstance(r, PriceRecord)]
         if live:
-            catalog = catalog.overlay(live, state.provider, state.last_success)
+            fresh = live if state.fresh(now) else []
+            catalog = catalog.overlay(fresh, state.provider, state.last_success)
     return catalog
 
 

@@ -113,6 +113,9 @@ def test_live_prices_overlay_the_catalog_while_fresh(fake_provider: FakeSources)
     models.last_success = NOW - 10_000  # stale: the bundled price is back
     snap = build_snapshot(config(), [usage, models], MonthToDateGuard(), NOW, CATALOG)
     assert value(snap, "llm_model_price_usd_per_token", token_type="input") == pytest.approx(2.5e-6)
+    # ...and the live source's age stays visible for the staleness alert.
+    stale_at = NOW - 10_000
+    assert value(snap, "llm_catalog_last_update_timestamp_seconds", source="fake") == stale_at
 
 
 def test_tier_prices_are_exported_and_request_cost_is_marginal() -> None:

@@ -1,10 +1,11 @@
-"""LLM / Overview: month-to-date spend, forecast, budgets and top consumers."""
+"""LLM / Overview: month-to-date spend, forecast, budgets, credits and top consumers."""
 
 from __future__ import annotations
 
 from grafana_foundation_sdk.builders import dashboard as dashboard_builders
 
 from .panels import (
+    UNIT_CNY,
     Filters,
     bargauge_panel,
     dashed_line,
@@ -108,6 +109,200 @@ def _month_to_date(board: dashboard_builders.Dashboard) -> dashboard_builders.Da
                     )
                 ],
                 steps=thresholds((None, "green"), (1, "orange")),
+            )
+        )
+    )
+
+
+#: Month-to-date cost per provider account: the bill where the account has one, else the
+#: estimate (tokens × list price). ``or`` keeps the left side's series, so the bill and the
+#: estimate of one account are never added.
+BILLED_OR_ESTIMATED = (
+    f"({F('provider_account:llm_cost_usd_total:sum')}"
+    f" or {F('provider_account:llm_estimated_cost_usd_total:sum')})"
+)
+FORECAST_BILLED_OR_ESTIMATED = (
+    f"({F('provider_account:llm_cost_usd:forecast_month_end')}"
+    f" or {F('provider_account:llm_estimated_cost_usd:forecast_month_end')})"
+)
+SUBSCRIPTION_FEES = F("llm_subscription_cost_usd")
+
+
+def _total(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:
+    estimated_only = (
+        f"{F('provider_account:llm_estimated_cost_usd_total:sum')}"
+        " unless on (provider, account) provider_account:llm_cost_usd_total:sum"
+    )
+    return (
+        board.with_row(dashboard_builders.Row("Total cost"))
+        .with_panel(
+            stat_panel(
+                "Month-to-date total",
+                "What LLMs cost this month: billed spend of accounts with a bill, estimated "
+                "spend (tokens × list price) of accounts without one (local coding-agent logs, "
+                "Groq, ...), and the monthly fees of flat subscriptions (the whole fee, from "
+                "the config; filtered by provider only). The bill and the estimate of one "
+                "account are never added.",
+                "currencyUSD",
+                [
+                    query(
+                        f"(sum({BILLED_OR_ESTIMATED}) or vector(0))"
+                        f" + (sum({SUBSCRIPTION_FEES}) or vector(0))",
+                        instant=True,
+                    )
+                ],
+                width=6,
+                height=6,
+                decimals=2,
+            )
+        )
+        .with_panel(
+            stat_panel(
+                "Month-end total forecast",
+                "Month-end forecast of the total: per account the billed forecast, or the "
+                "estimated one where there is no bill (month-to-date + the last day's rate × "
+                "time left), plus subscription fees.",
+                "currencyUSD",
+                [
+                    query(
+                        f"(sum({FORECAST_BILLED_OR_ESTIMATED}) or vector(0))"
+                        f" + (sum({SUBSCRIPTION_FEES}) or vector(0))",
+                        instant=True,
+                    )
+                ],
+                width=6,
+                height=6,
+                decimals=2,
+            )
+        )
+        .with_panel(
+            bargauge_panel(
+                "Month-to-date total by kind",
+                "The three parts of the total: billed spend, estimated spend of accounts "
+                "without a bill, subscription fees.",
+                "currencyUSD",
+                [
+                    query(
+                        f"sum({F('provider_account:llm_cost_usd_total:sum')}) or vector(0)",
+                        "billed",
+                        instant=True,
+                    ),
+                    query(f"sum({estimated_only}) or vector(0)", "estimated", instant=True),
+                    query(f"sum({SUBSCRIPTION_FEES}) or vector(0)", "subscriptions", instant=True),
+                ],
+                width=6,
+                height=6,
+            )
+        )
+        .with_panel(
+            bargauge_panel(
+                "Month-to-date total by account",
+                "Per provider account the bill, or the estimate where there is no bill "
+                "(marked 'estimated'); each subscription fee on its own bar.",
+                "currencyUSD",
+                [
+                    query(
+                        "sum by (provider, account) "
+                        f"({F('provider_account:llm_cost_usd_total:sum')})",
+                        "{{provider}}/{{account}}",
+                        instant=True,
+                    ),
+                    query(
+                        f"sum by (provider, account) ({estimated_only})",
+                        "{{provider}}/{{account}} (estimated)",
+                        instant=True,
+                    ),
+                    query(
+                        f"sum by (provider, subscription) ({SUBSCRIPTION_FEES})",
+                        "{{provider}} {{subscription}} (subscription)",
+                        instant=True,
+                    ),
+                ],
+                width=6,
+                height=6,
+            )
+        )
+    )
+
+
+def _credits(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:
+    balance = F("provider_account_currency:llm_credit_balance:sum")
+    usd = F("provider_account_currency:llm_credit_balance:sum", 'currency="USD"')
+    cny = F("provider_account_currency:llm_credit_balance:sum", 'currency="CNY"')
+    return (
+        board.with_row(dashboard_builders.Row("Prepaid credits"))
+        .with_panel(
+            bargauge_panel(
+                "Credit balance (USD)",
+                "Prepaid credit left per provider account in USD (sum over balance_type: "
+                "OpenRouter, DeepSeek, Moonshot, xAI). CNY balances are on their own panel, "
+                "never added to USD.",
+                "currencyUSD",
+                [
+                    query(
+                        f"sum by (provider, account) ({usd})",
+                        "{{provider}}/{{account}}",
+                        instant=True,
+                    )
+                ],
+                width=6,
+                steps=thresholds((None, "red"), (0.01, "green")),
+            )
+        )
+        .with_panel(
+            bargauge_panel(
+                "Credit balance (CNY)",
+                "Prepaid credit left per provider account in yuan (DeepSeek, Moonshot on "
+                "api.moonshot.cn), sum over balance_type.",
+                UNIT_CNY,
+                [
+                    query(
+                        f"sum by (provider, account) ({cny})",
+                        "{{provider}}/{{account}}",
+                        instant=True,
+                    )
+                ],
+                width=6,
+                steps=thresholds((None, "red"), (0.01, "green")),
+            )
+        )
+        .with_panel(
+            table_panel(
+                "Credit runway",
+                "Balance, burn per day (the sum of the balance's decreases over the last day, "
+                "top-ups left out) and runway (balance ÷ burn) per provider account and "
+                "currency. LLMCreditRunwayShort fires under 7 days (warning) and 1 day "
+                "(critical). No runway: nothing was burnt in the last day.",
+                "short",
+                [
+                    query(
+                        f"max by (provider, account, currency) ({balance})",
+                        instant=True,
+                        table_format=True,
+                    ),
+                    query(
+                        "max by (provider, account, currency) "
+                        f"({F('provider_account_currency:llm_credit_balance:burn_rate1d')})"
+                        " * 86400",
+                        instant=True,
+                        table_format=True,
+                    ),
+                    query(
+                        "max by (provider, account, currency) "
+                        f"({F('provider_account_currency:llm_credit_balance:runway')})",
+                        instant=True,
+                        table_format=True,
+                    ),
+                ],
+                rename={
+                    "provider": "Provider",
+                    "account": "Account",
+                    "currency": "Currency",
+                    "Value #A": "Balance",
+                    "Value #B": "Burn per day",
+                    "Value #C": "Runway",
+                },
+                units_by_query={"C": "s"},
             )
         )
     )
@@ -273,6 +468,10 @@ def _top(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:
     keys_by_tokens = with_api_key_name(
         f"sum by (provider, account, api_key) ({tokens})", F("llm_api_key_info")
     )
+    keys_by_estimate = with_api_key_name(
+        f"sum by (provider, account, api_key) ({F('llm_estimated_cost_usd_total')})",
+        F("llm_api_key_info"),
+    )
     return (
         board.with_row(dashboard_builders.Row("Top consumers this month"))
         .with_panel(
@@ -348,7 +547,22 @@ def _top(board: dashboard_builders.Dashboard) -> dashboard_builders.Dashboard:
                         instant=True,
                     )
                 ],
-                width=24,
+            )
+        )
+        .with_panel(
+            bargauge_panel(
+                "Top API keys by estimated spend",
+                "The 10 API keys whose tokens cost the most at list prices since the 1st "
+                "(llm_estimated_cost_usd_total: cost endpoints do not break spend down by "
+                "key). An estimate, not the bill.",
+                "currencyUSD",
+                [
+                    query(
+                        f"topk(10, {keys_by_estimate})",
+                        "{{provider}} {{api_key_name}} ({{api_key}})",
+                        instant=True,
+                    )
+                ],
             )
         )
     )
@@ -358,13 +572,16 @@ def build() -> dashboard_builders.Dashboard:
     board = new_dashboard(
         UID,
         TITLE,
-        "Month-to-date LLM spend as billed by the providers, its month-end forecast, budgets "
-        "and the models, projects and API keys behind it. Month-to-date values reset at "
-        "00:00 UTC on the 1st; this dashboard shows UTC.",
+        "Month-to-date LLM spend as billed by the providers, its month-end forecast, the "
+        "total with estimated spend and subscription fees, budgets, prepaid credits and the "
+        "models, projects and API keys behind it. Month-to-date values reset at 00:00 UTC on "
+        "the 1st; this dashboard shows UTC.",
         time_from="now-30d",
         variables=_variables(),
     )
     board = _month_to_date(board)
+    board = _total(board)
     board = _budgets(board)
+    board = _credits(board)
     board = _over_time(board)
     return _top(board)

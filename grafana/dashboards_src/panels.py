@@ -39,9 +39,36 @@ RECORDED_LABELS: dict[str, tuple[str, ...]] = {
     "provider_account:llm_cost_usd:increase1h": ("provider", "account"),
     "provider_account:llm_cost_usd:increase1h_avg7d": ("provider", "account"),
     "provider_account:llm_cost_usd:forecast_month_end": ("provider", "account"),
+    "provider_account:llm_estimated_cost_usd_total:sum": ("provider", "account"),
+    "provider_account:llm_estimated_cost_usd:rate1h": ("provider", "account"),
+    "provider_account:llm_estimated_cost_usd:forecast_month_end": ("provider", "account"),
     "budget:llm_budget_spend_usd:ratio_limit": ("budget",),
     "budget:llm_budget_spend_usd:forecast_period_end": ("budget",),
+    "provider_account_currency:llm_credit_balance:sum": ("provider", "account", "currency"),
+    "provider_account_currency:llm_credit_balance:burn_rate1d": ("provider", "account", "currency"),
+    "provider_account_currency:llm_credit_balance:runway": ("provider", "account", "currency"),
+    "provider_account_api_key:llm_api_key_limit_usd:used_ratio": ("provider", "account", "api_key"),
+    "provider_account_project:llm_spend_limit_usd:used_ratio": ("provider", "account", "project"),
+    "provider_account_window:llm_quota_window_seconds:elapsed_ratio": (
+        "provider",
+        "account",
+        "window",
+    ),
+    "provider_account_window:llm_quota_utilization_ratio:projected_at_reset": (
+        "provider",
+        "account",
+        "window",
+    ),
+    "provider_model_token_type_tier:llm_model_price_usd_per_token:change1d": (
+        "provider",
+        "model",
+        "token_type",
+        "tier",
+    ),
 }
+
+#: Grafana's custom currency unit for CNY balances (there is no built-in yuan unit).
+UNIT_CNY = "currency:CN¥"
 
 
 # --- selectors and variables ---------------------------------------------------------------
@@ -90,6 +117,19 @@ def label_variable(
         .multi(True)
         .include_all(True)
         .all_value(".*")
+    )
+
+
+def textbox_variable(
+    name: str, label: str, default: str, description: str
+) -> dashboard_builders.TextBoxVariable:
+    """A free-text variable (a regular expression the user may edit)."""
+    return (
+        dashboard_builders.TextBoxVariable(name)
+        .label(label)
+        .description(description)
+        .default_value(default)
+        .current(dashboard.VariableOption(selected=True, text=default, value=default))
     )
 
 
@@ -172,6 +212,11 @@ def neutral_thresholds() -> dashboard_builders.ThresholdsConfig:
 def ratio_thresholds() -> dashboard_builders.ThresholdsConfig:
     """Budget colours: orange from 80% (LLMBudgetSpendHigh warning), red from 100%."""
     return thresholds((None, "green"), (0.8, "orange"), (1, "red"))
+
+
+def limit_thresholds() -> dashboard_builders.ThresholdsConfig:
+    """Provider limits and quota windows: orange from 90% (the alerts' warning), red at 100%."""
+    return thresholds((None, "green"), (0.9, "orange"), (1, "red"))
 
 
 def up_mappings() -> list[dashboard.ValueMapping]:
@@ -405,7 +450,7 @@ def new_dashboard(
     description: str,
     *,
     time_from: str,
-    variables: Iterable[dashboard_builders.QueryVariable],
+    variables: Iterable[dashboard_builders.QueryVariable | dashboard_builders.TextBoxVariable],
 ) -> dashboard_builders.Dashboard:
     board = (
         dashboard_builders.Dashboard(title)

@@ -209,6 +209,7 @@ GRAFANA_SUBSTITUTIONS = {
     "project": ".*",
     "model": ".*",
     "api_key": ".*",
+    "agent_accounts": "(.*-)?(claude-code|codex)",
 }
 
 

@@ -74,7 +74,8 @@ def test_route_groups_and_inhibits() -> None:
     for rule in config["inhibit_rules"]:
         for matcher in rule["source_matchers"] + rule["target_matchers"]:
             if matcher.startswith("alertname"):
-                assert matcher.split('"')[1] in alert_names()
+                for name in matcher.split('"')[1].split("|"):
+                    assert name in alert_names(), matcher
 
 
 def test_routing_tree() -> None:
@@ -221,3 +222,81 @@ def test_failing_source_inhibits_its_stale_alert(alertmanager: str) -> None:
         time.sleep(0.2)
     assert state[("LLMSourceFailing", "costs")] == "active"
     assert state[("LLMSourceStale", "usage_completions")] == "active"
+
+
+def _post_alerts(alertmanager: str, alerts: list[dict[str, object]]) -> None:
+    request = urllib.request.Request(
+        f"{alertmanager}/api/v2/alerts",
+        data=json.dumps(alerts).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    urllib.request.urlopen(request, timeout=5).close()
+
+
+@pytest.mark.e2e
+def test_expired_credentials_inhibit_source_alerts_of_their_account(alertmanager: str) -> None:
+    def alert(name: str, account: str, source: str | None = None) -> dict[str, object]:
+        labels = {
+            "alertname": name,
+            "severity": "warning",
+            "provider": "anthropic",
+            "account": account,
+        }
+        if source is not None:
+            labels["source"] = source
+        return {"labels": labels}
+
+    _post_alerts(
+        alertmanager,
+        [
+            alert("LLMCredentialsExpired", "claude"),
+            alert("LLMSourceFailing", "claude", "usage"),
+            alert("LLMSourceStale", "claude", "usage"),
+            alert("LLMSourceFailing", "research", "cost_report"),
+        ],
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        state = {
+            (a["labels"]["alertname"], a["labels"]["account"]): a["status"]["state"]
+            for a in _get(f"{alertmanager}/api/v2/alerts")  # type: ignore[union-attr]
+        }
+        if len(state) == 4 and state[("LLMSourceFailing", "claude")] == "suppressed":
+            break
+        assert time.monotonic() < deadline, f"no inhibition after 20s: {state}"
+        time.sleep(0.2)
+    assert state[("LLMCredentialsExpired", "claude")] == "active"
+    assert state[("LLMSourceStale", "claude")] == "suppressed"
+    # Another account's failing source is not muted.
+    assert state[("LLMSourceFailing", "research")] == "active"
+
+
+@pytest.mark.e2e
+def test_critical_key_limit_mutes_only_its_own_key(alertmanager: str) -> None:
+    def alert(severity: str, api_key: str) -> dict[str, object]:
+        labels = {
+            "alertname": "LLMSpendLimitNearlyReached",
+            "severity": severity,
+            "provider": "openrouter",
+            "account": "main",
+            "api_key": api_key,
+        }
+        return {"labels": labels}
+
+    _post_alerts(
+        alertmanager,
+        [alert("critical", "key_a"), alert("warning", "key_a"), alert("warning", "key_b")],
+    )
+    deadline = time.monotonic() + 20
+    while True:
+        state = {
+            (a["labels"]["severity"], a["labels"]["api_key"]): a["status"]["state"]
+            for a in _get(f"{alertmanager}/api/v2/alerts")  # type: ignore[union-attr]
+        }
+        if len(state) == 3 and state[("warning", "key_a")] == "suppressed":
+            break
+        assert time.monotonic() < deadline, f"no inhibition after 20s: {state}"
+        time.sleep(0.2)
+    assert state[("critical", "key_a")] == "active"
+    assert state[("warning", "key_b")] == "active"

@@ -34,11 +34,22 @@ from .helpers import (
 pytestmark = pytest.mark.e2e
 
 #: Targets that legitimately return nothing after a few seconds of data, with the reason.
+_NO_BURN_YET = (
+    "the burn rate adds up 5-minute decreases (subquery step 5m, offset 5m); a Prometheus "
+    "started seconds ago has no balance 5 minutes back"
+)
+_NO_DAY_OLD_PRICE = "compares with the price a day ago (offset 1d); there is no day of history"
 EXPECTED_EMPTY = {
     ("llm-overview", "Hourly spend vs 7-day average", "B"): (
         "the 7-day average samples the hourly increase at whole hours (1h subquery step); "
         "a Prometheus started seconds ago has no whole hour yet"
     ),
+    ("llm-overview", "Credit runway", "B"): _NO_BURN_YET,
+    ("llm-overview", "Credit runway", "C"): _NO_BURN_YET,
+    ("llm-pricing", "Prices in use", "B"): _NO_DAY_OLD_PRICE,
+    ("llm-pricing", "Price changes within a day", "A"): _NO_DAY_OLD_PRICE,
+    ("llm-pricing", "Price changes within a day", "B"): _NO_DAY_OLD_PRICE,
+    ("llm-pricing", "Price changes within a day", "C"): _NO_DAY_OLD_PRICE,
 }
 
 LABEL_VALUES = {
@@ -55,7 +66,67 @@ LABEL_VALUES = {
     "version": "0.0.0-test",
     "project_name": "Project A",
     "api_key_name": "CI key",
+    "balance_type": "prepaid",
+    "period": "month",
+    "reset": "monthly",
+    "tier": "base",
+    "window": "5h",
+    "plan": "max",
+    "subscription": "claude-max",
 }
+
+#: Label sets served besides the default one: an account with only an estimate (local
+#: coding-agent logs) and an organisation-wide spend limit (empty project).
+EXTRA_LABEL_SETS = {
+    "llm_estimated_cost_usd_total": [
+        {"provider": "anthropic", "account": "claude-code", "project": "webapp",
+         "api_key": "", "model": "claude-sonnet-4"},
+    ],
+    "llm_spend_limit_usd": [{"provider": "openai", "account": "prod", "project": ""}],
+    "llm_api_key_usage_usd": [
+        {"provider": "openai", "account": "prod", "api_key": "key_a", "period": period}
+        for period in ("day", "week", "lifetime")
+    ],
+}  # fmt: skip
+
+
+def _gauge_value(name: str, now: float, elapsed: float) -> float:
+    """Plausible values for gauges whose panels filter or divide (1 would show nothing)."""
+    values = {
+        "llm_budget_limit_usd": 1000,
+        "llm_budget_spend_usd": 850 + elapsed,
+        "llm_budget_period_end_timestamp_seconds": now + 10 * 86400,
+        "llm_source_last_success_timestamp_seconds": now - 30,
+        "llm_vector_store_bytes": 2**20,
+        "llm_series_folded": 3,
+        "llm_source_poll_duration_seconds": 1.5,
+        # Balances fall, so the burn rate has decreases to add up.
+        "llm_credit_balance_usd": 100 - 0.01 * elapsed,
+        "llm_credit_balance_cny": 700 - 0.07 * elapsed,
+        "llm_credit_purchased_usd": 150,
+        "llm_credit_used_usd": 50,
+        "llm_api_key_limit_usd": 100,
+        "llm_api_key_limit_remaining_usd": 40,
+        "llm_api_key_usage_usd": 60,
+        "llm_spend_limit_usd": 1000,
+        "llm_model_price_usd_per_token": 3e-6,
+        "llm_catalog_last_update_timestamp_seconds": now - 3600,
+        "llm_subscription_cost_usd": 100,
+        # 90% of a 5-hour window with an hour left: runs out before the reset.
+        "llm_quota_utilization_ratio": 0.9,
+        "llm_quota_window_seconds": 18000,
+        "llm_quota_resets_at_timestamp_seconds": now + 3600,
+        "llm_quota_limit_reached": 0,
+        "llm_subscription_extra_usage_usd": 12.75,
+        "llm_subscription_extra_usage_limit_usd": 50,
+        "llm_subscription_credits": 9.5,
+        "llm_credentials_expiry_timestamp_seconds": now + 7200,
+        "llm_session_block_start_timestamp_seconds": now - 3600,
+        "llm_session_block_end_timestamp_seconds": now + 4 * 3600,
+        "llm_session_block_tokens": 25000 + elapsed,
+        "llm_session_block_estimated_cost_usd": 2.5,
+    }
+    return float(values.get(name, 1))  # info metrics, llm_source_up
 
 
 def _exposition(started: float) -> str:
@@ -83,25 +154,12 @@ def _exposition(started: float) -> str:
                 label_sets += [{**labels, "token_type": t} for t in TOKEN_TYPES]
             else:
                 label_sets.append(labels)
+        label_sets += EXTRA_LABEL_SETS.get(spec.name, [])
         for labels in label_sets:
             if spec.type is MetricType.COUNTER:
                 value = 100 + 10 * elapsed
-            elif spec.name == "llm_budget_limit_usd":
-                value = 1000
-            elif spec.name == "llm_budget_spend_usd":
-                value = 850 + elapsed
-            elif spec.name == "llm_budget_period_end_timestamp_seconds":
-                value = now + 10 * 86400
-            elif spec.name == "llm_source_last_success_timestamp_seconds":
-                value = now - 30
-            elif spec.name == "llm_vector_store_bytes":
-                value = 2**20
-            elif spec.name == "llm_series_folded":
-                value = 3
-            elif spec.name == "llm_source_poll_duration_seconds":
-                value = 1.5
             else:
-                value = 1  # info metrics, llm_source_up
+                value = _gauge_value(spec.name, now, elapsed)
             rendered = ",".join(f'{k}="{v}"' for k, v in labels.items())
             lines.append(f"{spec.name}{{{rendered}}} {value}")
     return "\n".join(lines) + "\n"

@@ -147,6 +147,18 @@ def test_runbook_has_one_section_per_alert() -> None:
     assert sorted(sections) == alert_names(), "one ## section per alert, nothing else"
 
 
+def test_readme_lists_every_alert_once() -> None:
+    """The README's Stack section has one line per alert, with its severities."""
+    readme = (PROMETHEUS_DIR.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Alerts", 1)[1].split("\n## ", 1)[0]
+    listed = re.findall(r"^- `(LLM\w+)` \(([^)]*)\):", section, re.M)
+    assert sorted(name for name, _ in listed) == alert_names()
+    for name, severities in listed:
+        for rule in alert_rules():
+            if rule.name == name:
+                assert rule.body["labels"]["severity"] in severities, (name, severities)
+
+
 def test_same_alert_name_differs_only_by_severity() -> None:
     by_name = defaultdict(list)
     for rule in alert_rules():
