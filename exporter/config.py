@@ -356,10 +356,22 @@ def _discover(env: Mapping[str, str]) -> list[dict[str, Any]]:
     for name, spec in PROVIDERS.items():
         if spec.env_var is None:
             continue
-        if env.get(spec.env_var):
-            accounts.append({"provider": name, "api_key": env[spec.env_var]})
+        entry: dict[str, Any] | None = None
+        if not spec.needs_key:
+            # Local sources: the variable (e.g. CLAUDE_CONFIG_DIR) switches them on and the
+            # provider reads it for its paths.
+            if env.get(spec.env_var):
+                entry = {"provider": name}
+        elif env.get(spec.env_var):
+            entry = {"provider": name, "api_key": env[spec.env_var]}
         elif env.get(f"{spec.env_var}_FILE"):
-            accounts.append({"provider": name, "api_key_file": env[f"{spec.env_var}_FILE"]})
+            entry = {"provider": name, "api_key_file": env[f"{spec.env_var}_FILE"]}
+        if entry is None:
+            continue
+        options = {opt: env[var] for opt, var in spec.env_options.items() if env.get(var)}
+        if options:
+            entry["options"] = options
+        accounts.append(entry)
     return accounts
 
 

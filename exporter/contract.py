@@ -64,7 +64,8 @@ _SPECS: Final[tuple[MetricSpec, ...]] = (
         ("provider", "account", "project", "model", "line_item"),
         Scope.MONTH_TO_DATE,
         "openai (costs), anthropic (cost_report), openrouter (activity: completed UTC days "
-        "only, today is absent), xai (usage)",
+        "only, today is absent), xai (usage), fireworks (billing_summary: one month-to-date "
+        "record, no daily split)",
     ),
     MetricSpec(
         "llm_estimated_cost_usd_total",
@@ -506,7 +507,7 @@ def render_markdown() -> str:
         "- `api_key`: the provider's key *id* (`key_...`, `apikey_...`), never key material;",
         "  Anthropic usage without a key (Console Workbench) is `console`; OpenRouter keys are",
         "  their hash, and `current` is the polling key itself. Names are in",
-        "  `llm_api_key_info`. Local logs have no key: `\"\"`.",
+        '  `llm_api_key_info`. Local logs have no key: `""`.',
         f"- `token_type`: one of {', '.join(f'`{t}`' for t in TOKEN_TYPES)}; disjoint, so",
         "  `sum()` over them is total tokens.",
         "- `source`: one poll unit of an account (`costs`, `usage_completions`, ...).",

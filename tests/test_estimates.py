@@ -182,7 +182,10 @@ def test_budget_include(
 
 
 def test_estimated_and_billed_are_distinct_series(fake_provider: FakeSources) -> None:
-    records = [state("costs", (cost(1, "4", model="gpt-4o"),)), state("usage", (tokens(1, input=10),))]
+    records = [
+        state("costs", (cost(1, "4", model="gpt-4o"),)),
+        state("usage", (tokens(1, input=10),)),
+    ]
     snap = build_snapshot(config(), records, MonthToDateGuard(), NOW, CATALOG)
     text = snap.render().decode()
     billed = [line for line in text.splitlines() if line.startswith("llm_cost_usd_total{")]

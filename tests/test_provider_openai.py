@@ -17,10 +17,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from yarl import URL
 
+from exporter.config import AccountConfig, Config
 from exporter.errors import (
     AuthError,
     InvalidResponseError,
     SourceError,
+    UpstreamClientError,
     UpstreamServerError,
 )
 from exporter.providers import openai
@@ -30,12 +32,15 @@ from exporter.records import (
     CostRecord,
     CountRecord,
     CountUnit,
+    GaugeRecord,
     LevelRecord,
     LevelUnit,
     ProjectInfo,
     Record,
     TokenRecord,
+    gauge,
 )
+from exporter.snapshot import MonthToDateGuard, SourceState, build_snapshot
 from exporter.upstream import RequestStats, RetryPolicy, Upstream, last_id_cursor
 
 BASE = "https://api.openai.com"
@@ -146,6 +151,7 @@ def test_provider_spec() -> None:
         "usage_file_search_calls",
         "usage_web_search_calls",
         "projects",
+        "spend_limits",
     ]
     assert KEY not in repr(spec)
 
@@ -917,6 +923,7 @@ def test_parsers_raise_only_invalid_response(page: Any, kind: str) -> None:
         lambda p: openai.parse_usage_page(kind, p),
         openai.parse_projects_page,
         openai.parse_api_keys_page,
+        lambda p: [openai.parse_spend_limit(p, "spend_limit")],
     )
     for parse in parsers:
         try:
@@ -933,3 +940,160 @@ def test_parsers_raise_only_invalid_response(page: Any, kind: str) -> None:
             pass
         else:
             assert cursor is None or isinstance(cursor, str)
+
+
+# --------------------------------------------------------------------------------------------
+# spend_limits
+# --------------------------------------------------------------------------------------------
+
+ORG_LIMIT = "/v1/organization/spend_limit"
+EMPTY_LIST = '{"object": "list", "data": [], "has_more": false}'
+
+
+def limit_path(project: str) -> str:
+    return f"/v1/organization/projects/{project}/spend_limit"
+
+
+def mock_spend_limits(mock: aioresponses) -> None:
+    mock.get(url(ORG_LIMIT, []), body=fixture("spend_limit_org"))
+    active: Params = [("limit", "100")]  # archived projects are not listed
+    mock.get(url(PROJECTS, active), body=fixture("projects_page1"))
+    mock.get(
+        url(PROJECTS, [*active, ("after", "proj_demoB")]), body=fixture("spend_projects_page2")
+    )
+    mock.get(url(limit_path("proj_demoA"), []), body=fixture("spend_limit_proj_demoA"))
+    mock.get(
+        url(limit_path("proj_demoB"), []),
+        status=404,
+        payload={"error": {"message": "No spend limit", "type": "invalid_request_error"}},
+    )
+    for project in ("proj_demoD", "proj_demoE", "proj_demoF"):
+        mock.get(url(limit_path(project), []), body=fixture(f"spend_limit_{project}"))
+
+
+def spend_limit(value: str, project: str) -> Record:
+    return gauge("llm_spend_limit_usd", Decimal(value), project=project)
+
+
+async def test_spend_limits(mock: aioresponses, upstream: Upstream) -> None:
+    mock_spend_limits(mock)
+    records = await openai.PROVIDER.sources["spend_limits"](make_ctx(upstream))
+    assert records == [
+        spend_limit("1500", ""),  # 150000 cents, the organisation (project "")
+        spend_limit("25.50", "proj_demoA"),  # "2550" cents as a string
+        # proj_demoB: 404, proj_demoD: null, proj_demoE: 0 (no limit set) → no series
+        spend_limit("0.01", "proj_demoF"),  # 1 cent, the smallest limit; "usd" accepted
+    ]
+    assert [r.value for r in records if isinstance(r, GaugeRecord)] == [
+        Decimal("1500.00"),
+        Decimal("25.50"),
+        Decimal("0.01"),
+    ]
+    assert sent(mock, PROJECTS) == [
+        [("limit", "100")],
+        [("limit", "100"), ("after", "proj_demoB")],
+    ]
+    for project in ("proj_demoA", "proj_demoB", "proj_demoD", "proj_demoE", "proj_demoF"):
+        assert sent(mock, limit_path(project)) == [[]]
+    assert upstream.stats.requests == 8
+    assert upstream.stats.failures == {"client_error": 1}
+
+
+async def test_spend_limits_without_project_grouping(
+    mock: aioresponses, upstream: Upstream
+) -> None:
+    mock.get(url(ORG_LIMIT, []), body=fixture("spend_limit_org"))
+    ctx = make_ctx(upstream, frozenset({"model", "line_item"}))
+    records = await openai.PROVIDER.sources["spend_limits"](ctx)
+    assert records == [spend_limit("1500", "")]
+    assert upstream.stats.requests == 1  # no project listing, no per-project request
+
+
+async def test_spend_limits_none_set(mock: aioresponses, upstream: Upstream) -> None:
+    mock.get(url(ORG_LIMIT, []), status=404)
+    mock.get(
+        url(PROJECTS, [("limit", "100")]), body='{"object": "list", "data": [], "has_more": false}'
+    )
+    assert await openai.PROVIDER.sources["spend_limits"](make_ctx(upstream)) == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(401, AuthError), (400, UpstreamClientError), (500, UpstreamServerError)]
+)
+async def test_spend_limits_other_errors_fail_the_source(
+    mock: aioresponses, upstream: Upstream, status: int, error: type[Exception]
+) -> None:
+    mock.get(url(ORG_LIMIT, []), body=fixture("spend_limit_org"))
+    mock.get(url(PROJECTS, [("limit", "100")]), body=fixture("projects_page2"))
+    for _ in range(4):
+        mock.get(url(limit_path("proj_demoC"), []), status=status)
+    with pytest.raises(error) as caught:
+        await openai.PROVIDER.sources["spend_limits"](make_ctx(upstream))
+    assert KEY not in str(caught.value)
+
+
+async def test_spend_limits_invalid_body_counts_a_failure(
+    mock: aioresponses, upstream: Upstream
+) -> None:
+    mock.get(url(ORG_LIMIT, []), payload={"threshold_amount": 1000, "currency": "EUR"})
+    with pytest.raises(InvalidResponseError, match="EUR"):
+        await openai.PROVIDER.sources["spend_limits"](make_ctx(upstream))
+    assert upstream.stats.failures == {"invalid_response": 1}
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [
+        ({"threshold_amount": 1000, "currency": "EUR", "interval": "month"}, "EUR"),
+        ({"threshold_amount": 1000}, "currency"),
+        ({"threshold_amount": 1000, "currency": None}, "currency"),
+        ({"threshold_amount": 1000, "currency": "USD", "interval": "week"}, "month"),
+        ({"threshold_amount": -5, "currency": "USD"}, "negative"),
+        ({"threshold_amount": "12.5", "currency": "USD"}, "whole"),
+        ({"threshold_amount": "ten", "currency": "USD"}, "not a number"),
+        ({"threshold_amount": True, "currency": "USD"}, "boolean"),
+        ([], "object"),
+    ],
+)
+def test_spend_limit_parser_rejects(body: Any, match: str) -> None:
+    with pytest.raises(InvalidResponseError, match=match):
+        openai.parse_spend_limit(body, "spend_limit")
+
+
+def test_spend_limit_parser_tolerates() -> None:
+    parse = openai.parse_spend_limit
+    assert parse({"threshold_amount": 10000, "currency": "USD"}, "x") == Decimal("100")
+    assert parse({"threshold_amount": " 99 ", "currency": " usd "}, "x") == Decimal("0.99")
+    # No limit: absent, null or 0 (whatever else the object says).
+    assert parse({}, "x") is None
+    assert parse({"threshold_amount": None, "currency": "EUR"}, "x") is None
+    assert parse({"threshold_amount": 0, "currency": "USD"}, "x") is None
+    # Exact cents → dollars, no binary float on the way.
+    assert str(parse({"threshold_amount": 123456789012345, "currency": "USD"}, "x")) == (
+        "1234567890123.45"
+    )
+
+
+def test_spend_limits_in_the_snapshot() -> None:
+    config = Config(accounts=(AccountConfig(provider="openai", name="org"),))
+    state = SourceState("openai", "org", "spend_limits", stale_after=900)
+    state.records = (spend_limit("1500", ""), spend_limit("25.50", "proj_demoA"))
+    state.up = True
+    now = datetime(2025, 8, 22, tzinfo=UTC).timestamp()
+    state.last_success = now
+    snapshot = build_snapshot(config, [state], MonthToDateGuard(), now)
+    family = snapshot.family("llm_spend_limit_usd")
+    assert family is not None
+    assert {s.labels["project"]: s.value for s in family.samples} == {
+        "": 1500.0,
+        "proj_demoA": 25.5,
+    }
+    assert b'llm_spend_limit_usd{account="org",project="proj_demoA",provider="openai"} 25.5' in (
+        snapshot.render()
+    )
+
+
+def test_module_docstring_names_spend_limits() -> None:
+    doc = openai.__doc__ or ""
+    for needle in ("spend_limits", ORG_LIMIT, "/spend_limit", "llm_spend_limit_usd", "cents"):
+        assert needle in doc

@@ -9,10 +9,33 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from exporter.providers import anthropic, openai
+from exporter.providers import (
+    anthropic,
+    claude_subscription,
+    codex,
+    codex_subscription,
+    deepseek,
+    fireworks,
+    gemini_subscription,
+    groq,
+    moonshot,
+    openai,
+    openrouter,
+    xai,
+)
 from exporter.providers.base import ProviderSpec
 
 PROVIDERS: Final[Mapping[str, ProviderSpec]] = {
     "openai": openai.PROVIDER,
     "anthropic": anthropic.PROVIDER,
+    "openrouter": openrouter.PROVIDER,
+    "deepseek": deepseek.PROVIDER,
+    "moonshot": moonshot.PROVIDER,
+    "groq": groq.PROVIDER,
+    "xai": xai.PROVIDER,
+    "fireworks": fireworks.PROVIDER,
+    "claude_subscription": claude_subscription.PROVIDER,
+    "codex_subscription": codex_subscription.PROVIDER,
+    "codex": codex.PROVIDER,
+    "gemini_subscription": gemini_subscription.PROVIDER,
 }

@@ -79,6 +79,9 @@ class ProviderSpec:
     options: type[BaseModel] = NoOptions
     #: Default poll interval for this provider's accounts (None: the global one).
     default_poll_interval: float | None = None
+    #: Options read from the environment when the account is discovered (option → variable),
+    #: e.g. xAI's ``team_id`` from ``XAI_TEAM_ID``.
+    env_options: Mapping[str, str] = field(default_factory=dict)
     #: The ``provider`` label of its series when it differs from ``name`` (local logs and
     #: subscriptions are labelled with the vendor: ``claude_code`` → ``anthropic``).
     label: str | None = None

@@ -46,6 +46,16 @@ Endpoints called (all ``GET``, base ``https://api.openai.com``) and the series e
     ``after=<last_id>`` while ``has_more``: ``llm_project_info`` and ``llm_api_key_info``.
     A project whose key listing answers 4xx (deleted or archived) is skipped. Key material
     (``redacted_value``) is never read.
+``spend_limits``
+    ``/v1/organization/spend_limit`` and, when the account groups by ``project``, per active
+    project (listed as ``projects`` does, archived ones left out; at most 4 at a time)
+    ``/v1/organization/projects/{id}/spend_limit``: ``llm_spend_limit_usd`` with ``project=""``
+    for the organisation and ``project=<id>`` per project. ``threshold_amount`` is integer
+    **cents** (divided by 100 exactly); ``currency`` must be ``USD`` and ``interval``, when
+    present, ``month``, else the source fails. No series when no limit is set: a 404, a
+    null or absent ``threshold_amount``, or ``0`` (the API's "no limit" answer; a configured
+    limit is at least 1 cent). The limit is exported whatever its ``enforcement.status``
+    (``inactive`` or ``enforcing``); the status itself is not exported.
 
 Usage sources request ``start_time``, ``bucket_width=1d``, ``limit=31`` and ``group_by[]`` from
 the account's ``group_by`` (``project``→``project_id``, ``api_key``→``api_key_id``,
@@ -58,7 +68,7 @@ which zero is a real current value. Null grouping fields become ``""``.
 The ``check`` is one ``GET /v1/organization/projects?limit=1``.
 
 Parsing lives in pure functions (``parse_costs_page``, ``parse_usage_page``,
-``parse_projects_page``, ``parse_api_keys_page``) that return records or
+``parse_projects_page``, ``parse_api_keys_page``, ``parse_spend_limit``) that return records or
 raise :class:`~exporter.errors.InvalidResponseError` naming the field path; unknown fields are
 ignored. A page's ``data`` must be a list; a bucket's ``results`` may be ``null``/absent (empty).
 """
@@ -66,7 +76,7 @@ ignored. A page's ``data`` must be a list; a bucket's ``results`` may be ``null`
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,6 +96,7 @@ from exporter.records import (
     ProjectInfo,
     Record,
     TokenRecord,
+    gauge,
 )
 from exporter.upstream import QueryParams, Upstream, last_id_cursor
 
@@ -93,12 +104,14 @@ COSTS_PATH: Final = "/v1/organization/costs"
 USAGE_PATH: Final = "/v1/organization/usage/{kind}"
 PROJECTS_PATH: Final = "/v1/organization/projects"
 API_KEYS_PATH: Final = "/v1/organization/projects/{project_id}/api_keys"
+ORG_SPEND_LIMIT_PATH: Final = "/v1/organization/spend_limit"
+PROJECT_SPEND_LIMIT_PATH: Final = "/v1/organization/projects/{project_id}/spend_limit"
 
 #: Daily buckets per page: 31 cover a month from the 1st.
 BUCKET_LIMIT: Final = 31
 #: Items per page of the project and key listings (the API's maximum).
 LIST_LIMIT: Final = 100
-#: Concurrent api_keys listings in the ``projects`` source.
+#: Concurrent per-project requests: api_keys listings (``projects``) and spend limits.
 KEY_LISTING_CONCURRENCY: Final = 4
 
 #: Account ``group_by`` dimension → the costs endpoint's ``group_by`` value.
@@ -370,6 +383,32 @@ def parse_api_keys_page(page: Any) -> list[ApiKeyInfo]:
     ]
 
 
+def parse_spend_limit(body: Any, root: str) -> Decimal | None:
+    """The monthly limit in USD of one ``spend_limit`` object; None when none is set.
+
+    ``threshold_amount`` is integer cents; null, absent and ``0`` (no configured limit is below
+    1 cent) mean no limit.
+    """
+    limit = as_mapping(body, root)
+    threshold = limit.get("threshold_amount")
+    if threshold is None:
+        return None
+    cents = as_count(threshold, f"{root}.threshold_amount")
+    if not cents:
+        return None
+    currency = limit.get("currency")
+    if not isinstance(currency, str) or currency.strip().upper() != "USD":
+        shown = repr(currency[:16]) if isinstance(currency, str) else repr(currency)[:16]
+        raise InvalidResponseError(
+            f"{root}.currency: expected 'USD', got {shown} (currencies are never converted)"
+        )
+    interval = limit.get("interval")
+    if interval is not None and interval != "month":
+        shown = repr(interval[:16]) if isinstance(interval, str) else repr(interval)[:16]
+        raise InvalidResponseError(f"{root}.interval: expected 'month', got {shown}")
+    return Decimal(cents).scaleb(-2)
+
+
 # --------------------------------------------------------------------------------------------
 # Fetching
 # --------------------------------------------------------------------------------------------
@@ -466,28 +505,85 @@ async def _project_keys(upstream: Upstream, project: str) -> list[ApiKeyInfo]:
         return []  # project deleted or archived: its keys cannot be listed
 
 
-async def fetch_projects(ctx: SourceContext) -> Sequence[Record]:
-    upstream = ctx.upstream
-    params = [("limit", str(LIST_LIMIT)), ("include_archived", "true")]
-    projects = await _pages(upstream, PROJECTS_PATH, params, parse_projects_page, listing=True)
+async def list_projects(upstream: Upstream, *, include_archived: bool) -> list[ProjectInfo]:
+    """Every project of the organisation (all pages), archived ones only when asked."""
+    params = [("limit", str(LIST_LIMIT))]
+    if include_archived:
+        params.append(("include_archived", "true"))
+    return await _pages(upstream, PROJECTS_PATH, params, parse_projects_page, listing=True)
+
+
+async def _per_project(
+    projects: Sequence[ProjectInfo], fetch: Callable[[str], Awaitable[_T]]
+) -> list[tuple[str, _T]]:
+    """``fetch`` for each distinct project id, at most KEY_LISTING_CONCURRENCY at a time.
+
+    The first failure cancels the requests still running and is raised.
+    """
     gate = asyncio.Semaphore(KEY_LISTING_CONCURRENCY)
 
-    async def keys_of(project: str) -> list[ApiKeyInfo]:
+    async def one(project: str) -> _T:
         async with gate:
-            return await _project_keys(upstream, project)
+            return await fetch(project)
 
     ids = list(dict.fromkeys(p.project for p in projects))
-    tasks = [asyncio.create_task(keys_of(project)) for project in ids]
+    tasks = [asyncio.create_task(one(project)) for project in ids]
     try:
-        listings = await asyncio.gather(*tasks)
+        results = await asyncio.gather(*tasks)
     except BaseException:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         raise
+    return list(zip(ids, results, strict=True))
+
+
+async def fetch_projects(ctx: SourceContext) -> Sequence[Record]:
+    upstream = ctx.upstream
+    projects = await list_projects(upstream, include_archived=True)
+
+    async def keys_of(project: str) -> list[ApiKeyInfo]:
+        return await _project_keys(upstream, project)
+
     records: list[Record] = list(projects)
-    for keys in listings:
+    for _, keys in await _per_project(projects, keys_of):
         records.extend(keys)
+    return records
+
+
+async def _spend_limit(upstream: Upstream, path: str, root: str) -> Decimal | None:
+    """The limit at ``path``; None when none is set (404 included)."""
+    try:
+        body = await upstream.get_json(path)
+    except UpstreamClientError as exc:
+        if exc.status == 404:
+            return None
+        raise
+    try:
+        return parse_spend_limit(body, root)
+    except InvalidResponseError:
+        upstream.stats.failures["invalid_response"] += 1
+        raise
+
+
+async def fetch_spend_limits(ctx: SourceContext) -> Sequence[Record]:
+    upstream = ctx.upstream
+    records: list[Record] = []
+    org_limit = await _spend_limit(upstream, ORG_SPEND_LIMIT_PATH, "spend_limit")
+    if org_limit is not None:
+        records.append(gauge("llm_spend_limit_usd", org_limit, project=""))
+    if "project" not in ctx.group_by:
+        return records
+    # Archived projects cannot spend: their limits are left out (and not requested).
+    projects = await list_projects(upstream, include_archived=False)
+
+    async def limit_of(project: str) -> Decimal | None:
+        path = PROJECT_SPEND_LIMIT_PATH.format(project_id=quote(project, safe=""))
+        return await _spend_limit(upstream, path, f"projects[{project[:40]}].spend_limit")
+
+    for project, limit in await _per_project(projects, limit_of):
+        if limit is not None:
+            records.append(gauge("llm_spend_limit_usd", limit, project=project))
     return records
 
 
@@ -507,6 +603,7 @@ SOURCES: Final[Mapping[str, Source]] = {
     "costs": fetch_costs,
     **{f"usage_{kind}": _usage_source(kind) for kind in USAGE_ENDPOINTS},
     "projects": fetch_projects,
+    "spend_limits": fetch_spend_limits,
 }
 
 PROVIDER: Final = ProviderSpec(

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from .helpers import (
     COMPOSE_FILE,
@@ -25,6 +26,12 @@ from .helpers import (
 SERVICES = {"exporter", "prometheus", "alertmanager", "grafana"}
 #: Passed to the exporter's environment; empty when unset (then it runs the demo).
 EXPORTER_ENV = {"OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY"}
+
+
+def load_yaml_text(text: str) -> dict[str, Any]:
+    loaded = yaml.safe_load(text)
+    assert isinstance(loaded, dict)
+    return loaded
 
 
 def compose() -> dict[str, Any]:
@@ -89,6 +96,30 @@ def test_fresh_clone_without_env_file_is_valid(tmp_path: Path) -> None:
     assert_ok(result)
 
 
+AGENTS_FILE = REPO / "docker-compose.agents.yml"
+
+
+def test_agents_overlay_is_valid_and_read_only(tmp_path: Path) -> None:
+    """The opt-in overlay (one COMPOSE_FILE line in .env) merges cleanly and mounts read-only."""
+    docker_compose = require_binary("docker-compose")
+    project = _project_dir(tmp_path, password=True)
+    result = run(
+        docker_compose, "-f", COMPOSE_FILE, "-f", AGENTS_FILE, "--project-directory", project,
+        "config",
+        env=_clean_env(),
+    )  # fmt: skip
+    assert_ok(result)
+    merged = load_yaml_text(result.stdout)["services"]["exporter"]
+    assert merged["environment"]["CLAUDE_CONFIG_DIR"] == "/agents/claude"
+    assert merged["environment"]["CODEX_HOME"] == "/agents/codex"
+    mounts = [str(v) for v in merged["volumes"]]
+    assert any("/agents/claude" in v and "ro" in v for v in mounts), mounts
+    assert any("/agents/codex" in v and "ro" in v for v in mounts), mounts
+    assert "COMPOSE_FILE=docker-compose.yml:docker-compose.agents.yml" in ENV_EXAMPLE.read_text()
+    check_jsonschema = require_binary("check-jsonschema")
+    assert_ok(run(check_jsonschema, "--builtin-schema", "vendor.compose-spec", AGENTS_FILE))
+
+
 def test_compose_spec_schema() -> None:
     check_jsonschema = require_binary("check-jsonschema")
     assert_ok(run(check_jsonschema, "--builtin-schema", "vendor.compose-spec", COMPOSE_FILE))
@@ -128,11 +159,11 @@ def test_images_are_pinned() -> None:
 
 
 def test_variables_are_documented() -> None:
-    text = COMPOSE_FILE.read_text(encoding="utf-8")
+    text = COMPOSE_FILE.read_text(encoding="utf-8") + AGENTS_FILE.read_text(encoding="utf-8")
     used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
     used |= set(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", text))
     documented = env_example()
-    assert used, "expected ${VARIABLES} in docker-compose.yml"
+    assert used, "expected ${VARIABLES} in the compose files"
     assert used <= set(documented), (
         f"undocumented in .env.example: {sorted(used - set(documented))}"
     )
