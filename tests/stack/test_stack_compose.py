@@ -25,7 +25,18 @@ from .helpers import (
 
 SERVICES = {"exporter", "prometheus", "alertmanager", "grafana"}
 #: Passed to the exporter's environment; empty when unset (then it runs the demo).
-EXPORTER_ENV = {"OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY"}
+EXPORTER_ENV = {
+    "OPENAI_ADMIN_KEY",
+    "ANTHROPIC_ADMIN_KEY",
+    "OPENROUTER_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "MOONSHOT_API_KEY",
+    "GROQ_API_KEY",
+    "XAI_MANAGEMENT_KEY",
+    "XAI_TEAM_ID",
+    "FIREWORKS_API_KEY",
+    "FIREWORKS_ACCOUNT_ID",
+}
 
 
 def load_yaml_text(text: str) -> dict[str, Any]:
@@ -183,7 +194,7 @@ def test_exporter_service() -> None:
     exporter = compose()["services"]["exporter"]
     assert exporter["build"]["context"] == "."
     assert "env_file" not in exporter  # only the provider keys reach the exporter
-    assert set(exporter["environment"]) == {"OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY"}
+    assert set(exporter["environment"]) == EXPORTER_ENV
     assert "--demo=auto" in exporter["command"]  # no key: simulated data, marked demo
     test = " ".join(exporter["healthcheck"]["test"])
     assert "python" in test and "http://localhost:9771/-/healthy" in test
