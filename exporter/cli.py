@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 
 from exporter import __version__, backfill, logs
-from exporter.config import Config, load
+from exporter.config import AccountConfig, Config, load
 from exporter.errors import (
     AuthError,
     ConfigError,
@@ -276,6 +276,11 @@ async def _check(config: Config) -> int:
                 print(f"{label}: missing key ({spec.key_hint})")
                 failures += 1
                 continue
+            if not spec.needs_key or spec.options.model_fields:
+                # The check needs the account's own options (credential files, log paths,
+                # team ids), which the provider's check() cannot see: poll its sources once.
+                failures += await _check_by_polling(config, account, session, label)
+                continue
             upstream = account_upstream(
                 session,
                 account,
@@ -297,6 +302,22 @@ async def _check(config: Config) -> int:
                 continue
             failures += 1
     return 1 if failures else 0
+
+
+async def _check_by_polling(
+    config: Config, account: AccountConfig, session: aiohttp.ClientSession, label: str
+) -> int:
+    """One poll of every source of ``account``; prints one line; returns 1 on failure."""
+    poller = Poller(config.model_copy(update={"accounts": (account,), "budgets": ()}), session)
+    await poller.poll_once()
+    failed = [s for s in poller.states if not s.up and s.unavailable is None]
+    if not failed:
+        print(f"{label}: ok")
+        return 0
+    reasons = "; ".join(f"{s.source}: {s.last_error}" for s in failed)
+    kind = "auth failed" if any("credential" in (s.last_error or "") for s in failed) else "error"
+    print(f"{label}: {kind} ({reasons})")
+    return 1
 
 
 def _serve(config: Config, listen: str, *, demo: bool = False) -> int:

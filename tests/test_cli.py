@@ -185,6 +185,33 @@ async def test_check(server: str, tmp_path: Path) -> None:
     assert code == 1 and out.splitlines()[0].startswith("openai/prod: missing key")
 
 
+async def test_check_uses_the_accounts_own_options(tmp_path: Path) -> None:
+    """Sources that read their own files are checked with the account's options (paths)."""
+    creds = tmp_path / "expired.json"
+    creds.write_text(
+        json.dumps({"claudeAiOauth": {"accessToken": "sk-ant-oat01-EXPIREDtokenFAKE-1234",
+                                      "expiresAt": 1000, "scopes": ["user:profile"]}})
+    )  # fmt: skip
+    config = tmp_path / "check.yml"
+    config.write_text(
+        "accounts:\n"
+        "  - provider: claude_subscription\n"
+        f"    options: {{credentials_file: {creds}}}\n"
+        "  - provider: codex\n"
+        f"    options: {{paths: [{tmp_path}]}}\n"
+    )
+    code, out, err = await run("--check", "--config.file", str(config))
+    lines = out.splitlines()
+    assert code == 1
+    assert lines[0].startswith("claude_subscription/claude: auth failed") or lines[0].startswith(
+        "claude_subscription/claude: error"
+    )
+    assert "credentials expired" in lines[0]
+    assert lines[1] == "codex/codex: ok"
+    assert "EXPIREDtokenFAKE" not in out + err
+    assert json.loads(creds.read_text())["claudeAiOauth"]["expiresAt"] == 1000  # never written
+
+
 async def test_nothing_configured_says_what_to_set(tmp_path: Path) -> None:
     env = {k: "" for k in ("OPENAI_ADMIN_KEY", "ANTHROPIC_ADMIN_KEY", "LLM_EXPORTER_CONFIG")}
     code, _, err = await run("--once", env=env)

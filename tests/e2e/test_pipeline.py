@@ -70,12 +70,19 @@ class Processes:
         self.running: list[subprocess.Popen[bytes]] = []
         self.logs: dict[str, Path] = {}
 
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
+    def start(
+        self, name: str, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.Popen[bytes]:
         log = self.workdir / f"{name}.log"
         self.logs[name] = log
         with log.open("ab") as out:
             process = subprocess.Popen(
-                args, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=REPO
+                args,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                cwd=REPO,
+                env=env,
             )
         self.running.append(process)
         return process
