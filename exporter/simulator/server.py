@@ -289,7 +289,7 @@ async def openai_usage(request: web.Request) -> web.Response:
     data = []
     for a, b in buckets:
         results: list[dict[str, Any]] = []
-        if kind in ("completions", "embeddings"):
+        if kind in ("completions", "embeddings", "moderations"):
             rows: list[tuple[dict[str, Any], Sequence[Decimal | int]]] = []
             for s, raw in _usage_rows(state, "openai", kind, a, b):
                 dims = {"project_id": s.project, "api_key_id": s.api_key, "model": s.model}
@@ -308,8 +308,65 @@ async def openai_usage(request: web.Request) -> web.Response:
                             **dims,
                         }
                     )
+        else:
+            results = _derived_usage(state, kind, a, b, keep)
         data.append({"object": "bucket", "start_time": a, "end_time": b, "results": results})
     return _openai_page(data, cursor)
+
+
+#: Non-token usage kinds derived from completion requests: (divisor, result object, count
+#: field, model). One image per 40 requests, 30 speech characters per request, ...
+_DERIVED: Final[Mapping[str, tuple[int, str, str, str | None]]] = {
+    "images": (40, "organization.usage.images.result", "images", "gpt-image-1"),
+    "audio_speeches": (-30, "organization.usage.audio_speeches.result", "characters", "tts-1"),
+    "audio_transcriptions": (
+        4,
+        "organization.usage.audio_transcriptions.result",
+        "seconds",
+        "whisper-1",
+    ),
+    "code_interpreter_sessions": (
+        90,
+        "organization.usage.code_interpreter_sessions.result",
+        "num_sessions",
+        None,
+    ),
+    "file_search_calls": (25, "organization.usage.file_searches.result", "num_requests", None),
+    "web_search_calls": (30, "organization.usage.web_searches.result", "num_requests", "gpt-4.1"),
+}
+
+
+def _derived_usage(
+    state: SimulatorState, kind: str, start: int, end: int, keep: frozenset[str]
+) -> list[dict[str, Any]]:
+    """Images, audio, tool calls and vector storage, derived from each project's completion
+    requests in the bucket, so every usage panel of the demo has data."""
+    requests: dict[str | None, int] = {}
+    for s, raw in _usage_rows(state, "openai", "completions", start, end):
+        requests[s.project] = requests.get(s.project, 0) + _requests_of(raw)
+    results: list[dict[str, Any]] = []
+    for project, count in sorted(requests.items(), key=lambda item: str(item[0])):
+        dims: dict[str, Any] = {"project_id": project if "project_id" in keep else None}
+        if kind == "vector_stores":
+            # A level, not a flow: storage grows a little every day.
+            size = 512 * 1024 * 1024 + (start // DAY % 365) * 1024 * 1024
+            results.append(
+                {"object": "organization.usage.vector_stores.result", "usage_bytes": size, **dims}
+            )
+            continue
+        divisor, obj, field_name, model = _DERIVED[kind]
+        value = count * -divisor if divisor < 0 else count // divisor
+        if not value:
+            continue
+        result: dict[str, Any] = {"object": obj, field_name: value, **dims}
+        if kind not in ("code_interpreter_sessions",):
+            result.update({"user_id": None, "api_key_id": None})
+        if model is not None:
+            result["model"] = model if "model" in keep else None
+        if kind in ("images", "audio_speeches", "audio_transcriptions", "web_search_calls"):
+            result["num_model_requests"] = max(1, value // 10)
+        results.append(result)
+    return results
 
 
 async def openai_costs(request: web.Request) -> web.Response:
@@ -595,6 +652,35 @@ async def anthropic_api_keys(request: web.Request) -> web.Response:
     )
 
 
+#: Monthly spend limits in cents: the organisation's, and one project's (others have none).
+ORG_SPEND_LIMIT_CENTS: Final = 1_500_000
+PROJECT_SPEND_LIMIT_CENTS: Final = 250_000
+
+
+def _spend_limit(cents: int) -> dict[str, Any]:
+    return {
+        "object": "organization.spend_limit",
+        "threshold_amount": cents,
+        "currency": "USD",
+        "interval": "month",
+        "enforcement": {"status": "enforcing"},
+    }
+
+
+async def openai_org_spend_limit(request: web.Request) -> web.Response:
+    return web.json_response(_spend_limit(ORG_SPEND_LIMIT_CENTS))
+
+
+async def openai_project_spend_limit(request: web.Request) -> web.Response:
+    projects = [p.id for p in request.app[STATE].model.org.openai_projects if not p.archived]
+    project = request.match_info["project_id"]
+    if project not in projects:
+        raise web.HTTPNotFound()
+    if project != projects[0]:
+        return web.json_response({**_spend_limit(0), "enforcement": {"status": "inactive"}})
+    return web.json_response(_spend_limit(PROJECT_SPEND_LIMIT_CENTS))
+
+
 # --------------------------------------------------------------------------- app
 
 
@@ -676,6 +762,8 @@ def create_app(
     r.add_get("/v1/organization/usage/{kind}", openai_usage)
     r.add_get("/v1/organization/projects", openai_projects)
     r.add_get("/v1/organization/projects/{project_id}/api_keys", openai_api_keys)
+    r.add_get("/v1/organization/spend_limit", openai_org_spend_limit)
+    r.add_get("/v1/organization/projects/{project_id}/spend_limit", openai_project_spend_limit)
     r.add_get("/v1/organizations/usage_report/messages", anthropic_usage)
     r.add_get("/v1/organizations/cost_report", anthropic_cost)
     r.add_get("/v1/organizations/workspaces", anthropic_workspaces)

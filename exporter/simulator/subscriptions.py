@@ -6,8 +6,8 @@
 
 Windows are aligned to the epoch (5 hours, 7 days) and fill along them at a steady pace that
 differs per window, so utilisation, reset times and pace are all computable from the clock
-(:func:`window`): the demo's weekly Claude window runs ahead of pace on purpose, so the quota
-pace alert and panels have something to show.
+(:func:`window`): the demo's 5-hour and weekly Claude windows run ahead of pace on purpose, so
+the quota pace alert and the run-out panels have something to show.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ FIVE_HOURS: Final = 5 * 3600
 SEVEN_DAYS: Final = 7 * 86400
 #: window → (length in seconds, fraction used at the end of the window if the pace held)
 PACE: Final[dict[str, tuple[int, float]]] = {
-    "claude_5h": (FIVE_HOURS, 0.7),
+    "claude_5h": (FIVE_HOURS, 1.15),
     "claude_7d": (SEVEN_DAYS, 1.25),
     "claude_7d_sonnet": (SEVEN_DAYS, 0.3),
     "codex_5h": (FIVE_HOURS, 0.5),
