@@ -10,7 +10,7 @@ What the demo sets up besides the simulator (all in a temporary directory, remov
 throwaway credential files for the Claude, Codex and Gemini quota sources (the simulator
 accepts exactly these tokens) and Claude Code / Codex log directories, appended to every
 minute by :class:`~exporter.simulator.agent_logs.AgentLogWriter` so the 5-hour block stays
-live. xAI and Fireworks are not simulated.
+live.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from pydantic import SecretStr
 from exporter.config import AccountConfig, BudgetConfig, Config, SubscriptionConfig
 from exporter.simulator import OrgModel, create_app
 from exporter.simulator.agent_logs import AgentLogWriter
+from exporter.simulator.balances import FIREWORKS_ACCOUNT, XAI_TEAM
 from exporter.simulator.server import BEARER_PREFIXES
 from exporter.simulator.subscriptions import CODEX_ACCOUNT_ID
 
@@ -150,6 +151,8 @@ def demo_accounts(base_url: str, keys: Mapping[str, str], root: Path) -> tuple[A
         api("deepseek", keys["deepseek"], "/deepseek"),
         api("moonshot", keys["moonshot"], "/moonshot", currency="CNY"),
         api("groq", keys["groq"], "/groq"),
+        api("xai", keys["xai"], "/xai", team_id=XAI_TEAM),
+        api("fireworks", keys["fireworks"], "/fireworks", account_id=FIREWORKS_ACCOUNT),
         local("claude_subscription", "demo-claude", "/claude", credentials_file=files["claude"]),
         local(
             "codex_subscription",

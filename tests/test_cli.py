@@ -355,7 +355,8 @@ async def test_demo_serves_simulated_data_marked_as_demo(tmp_path: Path) -> None
     costs = [line for line in body.splitlines() if line.startswith("llm_cost_usd_total{")]
     assert costs and all('account="demo"' in line for line in costs)
     providers = {m.group(1) for line in costs for m in [re.search(r'provider="(\w+)"', line)] if m}
-    assert providers == {"openai", "anthropic", "openrouter"}  # every billed source simulated
+    # Every billed source is simulated.
+    assert providers == {"openai", "anthropic", "openrouter", "xai", "fireworks"}
     assert 'llm_source_up{account="demo",provider="openai",source="costs"} 1.0' in body
     # Every other demo account is marked too, and nothing runs against a real home directory.
     accounts = set(re.findall(r'account="([^"]+)"', body))

@@ -5,7 +5,10 @@
 * Moonshot ``/moonshot/v1/users/me/balance`` (numbers; the demo reads it as CNY, like
   ``api.moonshot.cn``),
 * Groq ``/groq/api/v1/query`` and ``/query_range`` (Prometheus JSON; constant per-second rates
-  per model and project, so integrated totals are exact: :data:`GROQ_RATES`).
+  per model and project, so integrated totals are exact: :data:`GROQ_RATES`),
+* xAI ``/xai/v1/billing/teams/{team}/prepaid/balance`` (sign-inverted cents strings) and
+  ``POST .../usage`` (USD per day: :data:`XAI_DAILY_USD`),
+* Fireworks ``/fireworks/v1/accounts/{account}/billing/summary`` (``units`` + ``nanos``).
 """
 
 from __future__ import annotations
@@ -22,6 +25,18 @@ from exporter.simulator.model import DAY, OrgModel
 DEEPSEEK_PREFIX: Final = "/deepseek"
 MOONSHOT_PREFIX: Final = "/moonshot"
 GROQ_PREFIX: Final = "/groq"
+XAI_PREFIX: Final = "/xai"
+FIREWORKS_PREFIX: Final = "/fireworks"
+XAI_TEAM: Final = "team-sim-0001"
+FIREWORKS_ACCOUNT: Final = "sim-account"
+#: xAI spend per completed day and the prepaid credit bought on the 1st of each month.
+XAI_DAILY_USD: Final = Decimal("3.17")
+_XAI_MONTHLY_TOP_UP_CENTS: Final = 25_000
+#: Fireworks month-to-date spend per day elapsed, by line item.
+_FIREWORKS_PER_DAY: Final = {
+    ("Serverless inference", "accounts/fireworks/models/llama-v3p1-8b-instruct"): Decimal("1.25"),
+    ("On-demand deployment", "accounts/sim-account/deployments/demo"): Decimal("4.8"),
+}
 
 _DEEPSEEK_TOP_UP: Final = Decimal("60.00")
 _DEEPSEEK_GRANTED: Final = Decimal("5.00")
@@ -143,9 +158,63 @@ def groq_tokens(start: float, end: float, step: float = 300) -> dict[str, Decima
     return totals
 
 
+async def xai_balance(request: web.Request) -> web.Response:
+    if request.match_info["team"] != XAI_TEAM:
+        raise web.HTTPNotFound()
+    days = int(_month_fraction_days(_model(request).now()))
+    spent_cents = int(XAI_DAILY_USD * 100) * days
+    # The ledger is sign-inverted: credit bought is negative, spend positive.
+    return web.json_response(
+        {"changes": [], "total": {"val": str(spent_cents - _XAI_MONTHLY_TOP_UP_CENTS)}}
+    )
+
+
+async def xai_usage(request: web.Request) -> web.Response:
+    if request.match_info["team"] != XAI_TEAM:
+        raise web.HTTPNotFound()
+    now = _model(request).now()
+    moment = datetime.fromtimestamp(now, UTC)
+    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    points = [
+        {
+            "timestamp": first.replace(day=day).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "values": [float(XAI_DAILY_USD)],
+        }
+        for day in range(1, moment.day)
+    ]
+    return web.json_response(
+        {"timeSeries": [{"group": [], "dataPoints": points}], "limitReached": False}
+    )
+
+
+async def fireworks_summary(request: web.Request) -> web.Response:
+    if request.match_info["account"] != FIREWORKS_ACCOUNT:
+        raise web.HTTPNotFound()
+    days = _month_fraction_days(_model(request).now())
+    items = []
+    for (category, grouping), per_day in _FIREWORKS_PER_DAY.items():
+        cost = (per_day * days).quantize(Decimal("0.000000001"))
+        units = int(cost)
+        items.append(
+            {
+                "category": category,
+                "groupingValue": grouping,
+                "totalCost": {
+                    "currencyCode": "USD",
+                    "units": str(units),
+                    "nanos": int((cost - units) * 1_000_000_000),
+                },
+            }
+        )
+    return web.json_response({"lineItems": items})
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get(f"{DEEPSEEK_PREFIX}/user/balance", deepseek_balance)
     r.add_get(f"{MOONSHOT_PREFIX}/v1/users/me/balance", moonshot_balance)
     r.add_get(f"{GROQ_PREFIX}/api/v1/query_range", groq_query_range)
     r.add_get(f"{GROQ_PREFIX}/api/v1/query", groq_query)
+    r.add_get(f"{XAI_PREFIX}/v1/billing/teams/{{team}}/prepaid/balance", xai_balance)
+    r.add_post(f"{XAI_PREFIX}/v1/billing/teams/{{team}}/usage", xai_usage)
+    r.add_get(f"{FIREWORKS_PREFIX}/v1/accounts/{{account}}/billing/summary", fireworks_summary)

@@ -106,6 +106,8 @@ BEARER_PREFIXES: Final[Mapping[str, str]] = {
     balances.DEEPSEEK_PREFIX: "deepseek",
     balances.MOONSHOT_PREFIX: "moonshot",
     balances.GROQ_PREFIX: "groq",
+    balances.XAI_PREFIX: "xai",
+    balances.FIREWORKS_PREFIX: "fireworks",
     subscriptions.CLAUDE_PREFIX: "claude",
     subscriptions.CHATGPT_PREFIX: "codex",
     subscriptions.GEMINI_PREFIX: "gemini",

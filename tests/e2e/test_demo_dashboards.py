@@ -2,9 +2,9 @@
 every expression of every shipped dashboard.
 
 This is what a newcomer sees after ``docker compose up`` with no key: the exporter runs the
-built-in simulator (every provider but xAI and Fireworks, the quota endpoints, Claude Code and
-Codex logs). Every dashboard expression must run without error, and every one must return data
-except the listed ones, each with the reason it is legitimately empty a minute after start.
+built-in simulator (every provider, the quota endpoints, Claude Code and Codex logs). Every
+dashboard expression must run without error, and every one must return data except the listed
+ones, each with the reason it is legitimately empty a minute after start.
 """
 
 from __future__ import annotations
@@ -133,7 +133,16 @@ def test_every_demo_source_is_up(demo_stack: Any) -> None:
     url, _ = demo_stack
     sources = _instant(url, "llm_source_up")["data"]["result"]
     providers = {s["metric"]["provider"] for s in sources}
-    assert providers >= {"openai", "anthropic", "openrouter", "deepseek", "moonshot", "groq"}
+    assert providers >= {
+        "openai",
+        "anthropic",
+        "openrouter",
+        "deepseek",
+        "moonshot",
+        "groq",
+        "xai",
+        "fireworks",
+    }
     accounts = {s["metric"]["account"] for s in sources}
     assert accounts >= {"demo", "demo-claude", "demo-chatgpt", "demo-claude-code", "demo-codex"}
     down = [s["metric"] for s in sources if s["value"][1] != "1"]
