@@ -77,3 +77,22 @@ def test_promtool_check_metrics_is_clean(fake_provider: object) -> None:
         [promtool, "check", "metrics"], input=body, capture_output=True, timeout=30, check=False
     )
     assert result.returncode == 0, result.stdout.decode() + result.stderr.decode()
+
+
+def test_provider_docs_agree_with_code() -> None:
+    from exporter.providers.__main__ import render_markdown as render_providers
+
+    assert (ROOT / "docs" / "providers.md").read_text() == render_providers(), (
+        "regenerate: python -m exporter.providers > docs/providers.md"
+    )
+
+
+def test_every_provider_module_documents_endpoints_credential_and_series() -> None:
+    from exporter.providers import PROVIDERS
+    from exporter.providers.__main__ import _module_of
+
+    for name, spec in PROVIDERS.items():
+        doc = (_module_of(spec).__doc__ or "").lower()
+        assert "llm_" in doc, f"{name}: docstring names no series"
+        assert "credential" in doc or "key" in doc, f"{name}: docstring names no credential"
+        assert spec.key_hint and spec.title, name

@@ -11,6 +11,7 @@ from typing import Final
 
 from exporter.providers import (
     anthropic,
+    claude_code,
     claude_subscription,
     codex,
     codex_subscription,
@@ -37,5 +38,6 @@ PROVIDERS: Final[Mapping[str, ProviderSpec]] = {
     "claude_subscription": claude_subscription.PROVIDER,
     "codex_subscription": codex_subscription.PROVIDER,
     "codex": codex.PROVIDER,
+    "claude_code": claude_code.PROVIDER,
     "gemini_subscription": gemini_subscription.PROVIDER,
 }
