@@ -15,10 +15,11 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from exporter import __version__, backfill, logs
+from exporter import __version__, backfill, logs, web_config
 from exporter.config import AccountConfig, Config, load
 from exporter.errors import (
     AuthError,
@@ -31,6 +32,9 @@ from exporter.formats import render
 from exporter.poller import Poller, account_upstream
 from exporter.providers import PROVIDERS
 from exporter.upstream import RequestStats, RetryPolicy
+
+if TYPE_CHECKING:
+    from starlette.types import ASGIApp
 
 DEFAULT_LISTEN = "0.0.0.0:9771"
 BACKFILL = "backfill"
@@ -52,6 +56,14 @@ def build_parser() -> argparse.ArgumentParser:
         dest="listen",
         default=DEFAULT_LISTEN,
         help=f"HOST:PORT to serve /metrics on (default {DEFAULT_LISTEN}).",
+    )
+    parser.add_argument(
+        "--web.config.file",
+        dest="web_config_file",
+        type=Path,
+        default=None,
+        help="Prometheus exporter-toolkit web config (YAML): TLS, basic auth, headers, rate "
+        "limit, for every path. See docs/security.md.",
     )
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument(
@@ -183,21 +195,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"llm-cost-exporter: {exc}", file=sys.stderr)
         return 2
+    web: web_config.WebConfigSource | None = None
+    if args.web_config_file is not None and not args.once:
+        try:
+            web = web_config.WebConfigSource(web_config.load(args.web_config_file))
+        except ConfigError as exc:
+            print(f"llm-cost-exporter: --web.config.file: {exc}", file=sys.stderr)
+            return 2
     if args.demo == "auto" and config.accounts:
         args.demo = None
     if args.demo:
         if args.check or args.once:
             print("llm-cost-exporter: --demo only serves; drop --once/--check", file=sys.stderr)
             return 2
-        return _serve(config, args.listen, demo=True)
+        return _serve(config, args.listen, web, demo=True)
     if not config.accounts and not args.allow_empty:
         print(_nothing_configured(), file=sys.stderr)
         return 2
     if args.check:
+        if web is not None:
+            print(f"web config {web.path}: ok ({web.current().describe()})")
         return asyncio.run(_check(config))
     if args.once:
         return asyncio.run(_once(config, args.fmt))
-    return _serve(config, args.listen)
+    return _serve(config, args.listen, web)
 
 
 def _backfill(arguments: Sequence[str]) -> int:
@@ -320,7 +341,9 @@ async def _check_by_polling(
     return 1
 
 
-def _serve(config: Config, listen: str, *, demo: bool = False) -> int:
+def _serve(
+    config: Config, listen: str, web: web_config.WebConfigSource | None, *, demo: bool = False
+) -> int:
     import uvicorn
 
     from exporter.app import create_app
@@ -341,13 +364,19 @@ def _serve(config: Config, listen: str, *, demo: bool = False) -> int:
         listen,
         len(config.accounts),
     )
+    app: ASGIApp = create_app(config, demo=demo)
+    options: dict[str, Any] = {}
+    if web is not None:
+        app = web_config.WebConfigMiddleware(app, web)
+        options = web_config.uvicorn_options(web)
     uvicorn.run(
-        create_app(config, demo=demo),
+        app,
         host=host,
         port=port_number,
         log_config=None,
         access_log=False,
         lifespan="on",
         server_header=False,
+        **options,
     )
     return 0
