@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import aiohttp
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
@@ -57,7 +58,13 @@ def create_app(
         accept = request.headers.get("accept", "")
         openmetrics = "application/openmetrics-text" in accept
         compress = "gzip" in request.headers.get("accept-encoding", "")
-        body = snapshot.render(openmetrics=openmetrics, compress=compress)
+        if snapshot.rendered(openmetrics=openmetrics, compress=compress):
+            body = snapshot.render(openmetrics=openmetrics, compress=compress)
+        else:
+            # A format the poller did not pre-render: render it off the event loop.
+            body = await run_in_threadpool(
+                snapshot.render, openmetrics=openmetrics, compress=compress
+            )
         headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"} if compress else {}
         media = OPENMETRICS_CONTENT_TYPE if openmetrics else TEXT_CONTENT_TYPE
         return Response(body, headers=headers, media_type=media)

@@ -79,6 +79,8 @@ class Poller:
                     account.provider_label, account.account, source, stale_after
                 )
         self._snapshot = build_snapshot(config, self.states, self._guard, clock(), self.catalog)
+        #: Snapshots built, and the number of the one served (see :meth:`publish`).
+        self._built = self._published = 0
         self.first_round = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -94,7 +96,28 @@ class Poller:
         self._snapshot = build_snapshot(
             self.config, self.states, self._guard, self._clock(), self.catalog
         )
+        self._built += 1
+        self._published = self._built
         return self._snapshot
+
+    async def publish(self) -> None:
+        """Build a snapshot and serve it once the body Prometheus asks for is rendered.
+
+        The build reads the live source states, so it runs on the event loop; rendering only
+        reads the new immutable snapshot and runs in a thread (1-2 s at 50k series), so
+        scrapes keep getting the previous snapshot's cached bytes meanwhile instead of
+        waiting for the first scrape after a poll to render. Snapshots finishing out of order
+        never replace a newer one.
+        """
+        snapshot = build_snapshot(
+            self.config, self.states, self._guard, self._clock(), self.catalog
+        )
+        self._built += 1
+        number = self._built
+        await asyncio.to_thread(snapshot.prerender)
+        if number > self._published:
+            self._published = number
+            self._snapshot = snapshot
 
     async def poll_once(self) -> Snapshot:
         """Poll every source of every account once, concurrently; return the new snapshot."""
@@ -134,7 +157,7 @@ class Poller:
         while True:
             started = time.monotonic()
             await self.poll_account(account)
-            self.rebuild()
+            await self.publish()
             if first:
                 done(account.account + "/" + account.provider)
                 first = False
@@ -145,7 +168,7 @@ class Poller:
         """Rebuild periodically so stale data expires and month rollover happens on time."""
         while True:
             await asyncio.sleep(30)
-            self.rebuild()
+            await self.publish()
 
     async def _poll_source(self, account: AccountConfig, source: str) -> None:
         state = self._states[(account.provider, account.account, source)]
@@ -191,7 +214,14 @@ class Poller:
             # Back off across polls too (doubling, at most 8 intervals); values stay meanwhile.
             state.backoff_level = min(state.backoff_level + 1, 3)
             interval = self.config.poll_interval_of(account)
-            state.backoff_until = self._clock() + interval * (2**state.backoff_level - 1)
+            now = self._clock()
+            state.backoff_until = now + interval * (2**state.backoff_level - 1)
+            if state.last_success is not None:
+                # Never sit out the last regular poll before the last good data expire: they
+                # are dropped after a failed try (the staleness rule), not for the backoff.
+                last_try = state.last_success + state.stale_after - interval / 2
+                if last_try > now:
+                    state.backoff_until = min(state.backoff_until, last_try)
         except SourceError as exc:
             self._failed(state, started, str(exc), exc.reason, counted)
         except TimeoutError:

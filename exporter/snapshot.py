@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import math
 import threading
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -19,7 +20,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Final
+from typing import ClassVar, Final
 
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -81,6 +82,11 @@ class SourceState:
 
     def fresh(self, now: float) -> bool:
         return self.last_success is not None and now - self.last_success <= self.stale_after
+
+    @property
+    def never_polled(self) -> bool:
+        """No poll of this source has finished yet (successful, failed or unavailable)."""
+        return self.up is None and self.unavailable is None and self.last_success is None
 
 
 def month_start(now: float) -> datetime:
@@ -192,6 +198,18 @@ class Snapshot:
                 self._cache[key] = cached
         return cached
 
+    #: The body Prometheus scrapes get: it asks for OpenMetrics, gzip-encoded.
+    SCRAPE_FORMAT: ClassVar[tuple[bool, bool]] = (True, True)
+
+    def prerender(self) -> None:
+        """Render what Prometheus will ask for, so no scrape has to."""
+        openmetrics, compress = self.SCRAPE_FORMAT
+        self.render(openmetrics=openmetrics, compress=compress)
+
+    def rendered(self, *, openmetrics: bool = False, compress: bool = False) -> bool:
+        """Whether :meth:`render` would answer from its cache."""
+        return (openmetrics, compress) in self._cache
+
     def family(self, name: str) -> Family | None:
         return next((f for f in self.families if f.spec.name == name), None)
 
@@ -250,7 +268,10 @@ class _Sums:
         self.priced: dict[str, ModelPrice] = {}
         self.unpriced: set[str] = set()
 
-    def add(self, record: Record, since: datetime) -> None:
+    def add(self, record: Record, since: datetime, until: datetime) -> None:
+        """Add ``record``; a bucketed record counts only if its bucket starts in ``[since,
+        until)``: a provider whose clock is ahead of ours (or a poll that straddles midnight)
+        returns next month's first bucket, which must not count in this month too."""
         if isinstance(record, ProjectInfo):
             self.projects[record.project] = record.name
             return
@@ -266,7 +287,7 @@ class _Sums:
             return
         if isinstance(record, PriceRecord):
             return  # merged into the catalog before sums are built
-        if record.start < since:
+        if not since <= record.start < until:
             return
         key: LabelKey
         if isinstance(record, CostRecord):
@@ -341,6 +362,7 @@ def build_snapshot(
 ) -> Snapshot:
     """Turn the fresh records of every source into an immutable snapshot."""
     since = month_start(now)
+    until = next_month_start(since)
     guard.roll(since)
     created = since.timestamp()
     samples: dict[str, list[Sample]] = defaultdict(list)
@@ -362,12 +384,17 @@ def build_snapshot(
         by_account[(state.provider, state.account)].append(state)
     max_series = {(a.provider_label, a.account): a.max_series for a in config.accounts}
 
+    # An account's data are exported once each of its sources has finished a poll (the first
+    # round after a start): a snapshot built meanwhile, after another account's poll, would
+    # mix halves of a round, such as OpenRouter activity priced before its live price list
+    # arrived, a value the restatement guard would then keep for the month.
+    unpolled = {(s.provider, s.account) for s in states if s.never_polled}
     for (provider, account), account_states in by_account.items():
         sums = _Sums(provider, catalog)
         for state in account_states:
-            if state.fresh(now):
+            if state.fresh(now) and (provider, account) not in unpolled:
                 for record in state.records:
-                    sums.add(record, since)
+                    sums.add(record, since, until)
         prices_in_use.update({(provider, m): p for m, p in sums.priced.items()})
         unpriced_models.update((provider, m) for m in sums.unpriced)
         base = {"provider": provider, "account": account}
@@ -385,7 +412,9 @@ def build_snapshot(
             samples["llm_api_key_info"].append(Sample(labels, 1.0))
 
     samples["llm_series_folded"] = folded
-    unmatched = _budgets(config.budgets, cost_for_budgets, billed_accounts, since, samples)
+    unmatched = _budgets(
+        config.budgets, cost_for_budgets, billed_accounts, unpolled, since, samples
+    )
     _prices(config, catalog, prices_in_use, samples)
     for subscription in config.subscriptions:
         labels = {"provider": subscription.provider, "subscription": subscription.name}
@@ -440,11 +469,12 @@ def month_to_date_history(
     """
     guard = MonthToDateGuard()
     guard.roll(since)
+    until = next_month_start(since)
     sums = _Sums(provider, catalog)
     base = {"provider": provider, "account": account}
     for instant, records in steps:
         for record in records:
-            sums.add(record, since)
+            sums.add(record, since, until)
         samples: dict[str, list[Sample]] = defaultdict(list)
         _month_to_date(sums, base, guard, max_series, samples, [], defaultdict(list))
         yield instant, samples
@@ -589,13 +619,24 @@ def _budgets(
     budgets: Iterable[BudgetConfig],
     costs: Mapping[str, Sequence[tuple[Mapping[str, str], float]]],
     billed_accounts: AbstractSet[tuple[str, str]],
+    unpolled: AbstractSet[tuple[str, str]],
     since: datetime,
     samples: dict[str, list[Sample]],
 ) -> tuple[str, ...]:
-    """Budget series; estimated and billed cost of one account are never both counted."""
+    """Budget series; estimated and billed cost of one account are never both counted.
+
+    A budget's spend is left out while an account it may match has a source that was never
+    polled (the first round after a start): a partial sum would be a dip after every restart,
+    which ``rate()`` reads as a reset and the forecast as a burst of spend.
+    """
     end = next_month_start(since).timestamp()
     unmatched = []
     for budget in budgets:
+        named = {"budget": budget.name}
+        samples["llm_budget_limit_usd"].append(Sample(named, float(budget.limit_usd)))
+        samples["llm_budget_period_end_timestamp_seconds"].append(Sample(named, end))
+        if any(_may_match(budget, provider, account) for provider, account in unpolled):
+            continue
         matched = []
         for kind, rows in costs.items():
             for labels, value in rows:
@@ -608,11 +649,17 @@ def _budgets(
                     matched.append(value)
         if not matched:
             unmatched.append(budget.name)
-        labels = {"budget": budget.name}
-        samples["llm_budget_limit_usd"].append(Sample(labels, float(budget.limit_usd)))
-        samples["llm_budget_spend_usd"].append(Sample(labels, sum(matched, 0.0)))
-        samples["llm_budget_period_end_timestamp_seconds"].append(Sample(labels, end))
+        # fsum: correctly rounded whatever order the series come in (replicas agree exactly).
+        samples["llm_budget_spend_usd"].append(Sample(named, math.fsum(matched)))
     return tuple(unmatched)
+
+
+def _may_match(budget: BudgetConfig, provider: str, account: str) -> bool:
+    """Whether the budget can count series of this account (other labels are not known)."""
+    match = budget.match
+    return (match.provider is None or provider in match.provider) and (
+        match.account is None or account in match.account
+    )
 
 
 def _health(states: Sequence[SourceState], samples: dict[str, list[Sample]]) -> None:

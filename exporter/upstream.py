@@ -6,9 +6,14 @@ One :class:`Upstream` is bound to one (account, source): its base URL, auth head
 application's lifespan.
 
 Retry rules: 429 and 503 honour ``Retry-After`` (seconds or HTTP-date) up to
-``RetryPolicy.max_retry_after``; other 5xx, timeouts and connection errors back off
-exponentially with jitter; 401/403 and other 4xx are never retried. Every attempt counts as a
-request; every failed attempt counts as a failure with its reason.
+``RetryPolicy.max_retry_after`` in total per request; other 5xx, timeouts and connection errors
+back off exponentially with jitter; 401/403 and other 4xx are never retried. Every attempt counts
+as a request; every failed attempt counts as a failure with its reason.
+
+Error bodies are never read. A body that is read has every credential the request carried
+(:data:`CREDENTIAL_HEADERS`) replaced by ``[REDACTED]`` before it is decoded, so a server that
+echoes the key back (in an id, a name, a malformed number) cannot move it into labels, error
+messages or logs.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Final
 
 import aiohttp
 
@@ -44,6 +49,15 @@ USER_AGENT = (
 
 QueryParams = Sequence[tuple[str, str]]
 
+#: Request headers (lower case) whose values are credentials, redacted from response bodies.
+CREDENTIAL_HEADERS: Final = frozenset(
+    {"authorization", "proxy-authorization", "x-api-key", "api-key", "x-goog-api-key", "cookie"}
+)
+REDACTED: Final = b"[REDACTED]"
+#: Shorter header values are not redacted: no credential is that short, and replacing a
+#: short string in a body would corrupt data.
+MIN_REDACTED_LENGTH: Final = 8
+
 
 @dataclass(frozen=True, slots=True)
 class RetryPolicy:
@@ -51,7 +65,8 @@ class RetryPolicy:
     attempts: int = 4
     base_delay: float = 1.0
     max_delay: float = 30.0
-    #: A Retry-After longer than this fails the request now instead of stalling the poll.
+    #: Retry-After is honoured up to this many seconds in total per request; a server asking
+    #: for more fails the request now instead of stalling the poll.
     max_retry_after: float = 120.0
 
 
@@ -112,6 +127,7 @@ class Upstream:
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._headers = {"User-Agent": USER_AGENT, "Accept": "application/json", **headers}
+        self._credentials = _credentials(self._headers)
         self.stats = stats
         self.retry = retry or RetryPolicy()
         self.limits = limits or Limits()
@@ -131,17 +147,15 @@ class Upstream:
         For sources that read their credential at poll time (OAuth files) or need a
         per-request header (an account id).
         """
-        copy = Upstream(
+        return Upstream(
             self._session,
             self._base_url,
-            {},
+            {**self._headers, **headers},
             self.stats,
             retry=self.retry,
             limits=self.limits,
             sleep=self._sleep,
         )
-        copy._headers = {**self._headers, **headers}
-        return copy
 
     async def get_json(self, path: str, params: QueryParams = ()) -> Any:
         return await self._request("GET", path, params, None)
@@ -191,6 +205,7 @@ class Upstream:
         )
         last_error: SourceError | None = None
         retry_after: float | None = None
+        waited = 0.0  # Retry-After seconds honoured so far
         for attempt in range(self.retry.attempts):
             if attempt:
                 await self._sleep(self._delay(attempt, retry_after))
@@ -200,8 +215,12 @@ class Upstream:
             except _Retryable as retryable:
                 last_error, retry_after = retryable.error, retryable.retry_after
                 self.stats.failures[last_error.reason] += 1
-                if retry_after is not None and retry_after > self.retry.max_retry_after:
-                    raise last_error from None
+                if retry_after is not None:
+                    # max_retry_after bounds the total wait, not each wait: three waits of 100 s
+                    # would outlast the poll's time budget and skip the poller's 429 backoff.
+                    if waited + retry_after > self.retry.max_retry_after:
+                        raise last_error from None
+                    waited += retry_after
                 continue
             except SourceError as final:
                 self.stats.failures[final.reason] += 1
@@ -248,7 +267,7 @@ class Upstream:
                     raise _Retryable(error, honour)
                 if status >= 300:
                     raise UpstreamClientError(f"{where}: HTTP {status}", status=status)
-                raw = await self._read_capped(resp, where)
+                raw = self._redact(await self._read_capped(resp, where))
         except SourceError:
             raise
         except _Retryable:
@@ -274,6 +293,12 @@ class Upstream:
         except RecursionError:
             raise InvalidResponseError(f"{where}: JSON nested too deeply") from None
 
+    def _redact(self, raw: bytes) -> bytes:
+        for credential in self._credentials:
+            if credential in raw:
+                raw = raw.replace(credential, REDACTED)
+        return raw
+
     async def _read_capped(self, resp: aiohttp.ClientResponse, where: str) -> bytes:
         cap = self.limits.max_body_bytes
         declared = resp.content_length
@@ -287,6 +312,19 @@ class Upstream:
                 raise InvalidResponseError(f"{where}: body exceeds {cap} bytes")
             chunks.append(chunk)
         return b"".join(chunks)
+
+
+def _credentials(headers: Mapping[str, str]) -> tuple[bytes, ...]:
+    """The credentials in ``headers`` (``Authorization: Bearer <token>``: the token)."""
+    found: set[bytes] = set()
+    for name, value in headers.items():
+        if name.lower() not in CREDENTIAL_HEADERS:
+            continue
+        scheme, _, token = value.strip().partition(" ")
+        credential = token.strip() or scheme
+        if len(credential) >= MIN_REDACTED_LENGTH:
+            found.add(credential.encode())
+    return tuple(found)
 
 
 class _Retryable(Exception):

@@ -121,3 +121,53 @@ async def test_sources_subset_and_window(
     assert ctx.start.isoformat() == "2026-11-01T00:00:00+00:00"
     assert ctx.group_by == frozenset({"model"})
     assert FAKE_KEY not in repr(ctx)
+
+
+async def test_publish_serves_a_prerendered_snapshot(
+    fake_provider: FakeSources, session: aiohttp.ClientSession
+) -> None:
+    poller = make(session, Clock(1_795_435_200.0))
+    fake_provider.results = {"costs": (cost(1, "2.5"),), "usage": (tokens(1, input=7),)}
+    await poller.poll_account(poller.config.accounts[0])
+    before = poller.snapshot
+    await poller.publish()
+    assert poller.snapshot is not before
+    # What Prometheus asks for (OpenMetrics, gzip) is ready before the snapshot is served.
+    assert poller.snapshot.rendered(openmetrics=True, compress=True)
+    assert not poller.snapshot.rendered(openmetrics=False, compress=False)
+    assert value(poller, "llm_cost_usd_total") == 2.5
+
+
+async def test_a_slow_render_never_replaces_a_newer_snapshot(
+    fake_provider: FakeSources, session: aiohttp.ClientSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import threading
+
+    from exporter.snapshot import Snapshot
+
+    poller = make(session, Clock(1_795_435_200.0))
+    fake_provider.results = {"costs": (cost(1, "1"),), "usage": ()}
+    await poller.poll_account(poller.config.accounts[0])
+    release, first_started = threading.Event(), threading.Event()
+    render = Snapshot.prerender
+    calls = 0
+
+    def prerender(snapshot: Snapshot) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:  # the older snapshot renders slowly
+            first_started.set()
+            release.wait(10)
+        render(snapshot)
+
+    monkeypatch.setattr(Snapshot, "prerender", prerender)
+    older = asyncio.create_task(poller.publish())
+    await asyncio.to_thread(first_started.wait, 10)
+    fake_provider.results = {"costs": (cost(1, "1"), cost(2, "2")), "usage": ()}
+    await poller.poll_account(poller.config.accounts[0])
+    await poller.publish()
+    assert value(poller, "llm_cost_usd_total") == 3.0
+    release.set()
+    await older
+    assert value(poller, "llm_cost_usd_total") == 3.0  # not the older 1.0

@@ -179,6 +179,35 @@ def test_budgets(fake_provider: FakeSources) -> None:
     assert snap.unmatched_budgets == ("none",)
 
 
+def test_an_account_appears_once_each_of_its_sources_finished_a_poll(
+    fake_provider: FakeSources,
+) -> None:
+    cfg = Config(
+        accounts=(AccountConfig(provider="fake", name="prod"),),
+        budgets=(BudgetConfig(name="all", limit_usd=Decimal(100)),),
+    )
+    done = state("costs", (cost(1, "1.5"),))
+    pending = SourceState("fake", "prod", "usage", stale_after=900)  # first poll still running
+    snap = build_snapshot(cfg, [done, pending], MonthToDateGuard(), NOW)
+    # Half a round would be a partial sum: neither the account's series nor the budget's spend.
+    assert values(snap, "llm_cost_usd_total") == {}
+    assert values(snap, "llm_budget_spend_usd") == {}
+    assert only(snap, "llm_budget_limit_usd", budget="all") == 100.0
+    assert only(snap, "llm_source_up", source="costs") == 1.0
+
+    pending.up, pending.last_error = False, "HTTP 500"  # finished, failed: the round is whole
+    snap = build_snapshot(cfg, [done, pending], MonthToDateGuard(), NOW)
+    assert only(snap, "llm_cost_usd_total") == 1.5
+    assert only(snap, "llm_budget_spend_usd", budget="all") == 1.5
+
+
+def test_buckets_of_next_month_do_not_count_in_this_one(fake_provider: FakeSources) -> None:
+    """A provider whose clock is ahead returns the 1st of next month's bucket already."""
+    records = (cost(30, "2"), cost(1, "5", month=12))
+    snap = build_snapshot(config(), [state("costs", records)], MonthToDateGuard(), NOW)
+    assert only(snap, "llm_cost_usd_total") == 2.0
+
+
 def test_render_is_cached_per_snapshot(fake_provider: FakeSources) -> None:
     snap = build_snapshot(config(), [state("costs", (cost(1, "1"),))], MonthToDateGuard(), NOW)
     # gzip first: it renders the plain bytes itself (this once deadlocked on the lock).

@@ -22,6 +22,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from exporter.simulator import balances, openrouter, subscriptions
+from exporter.simulator.faults import FAULTS, FaultRegistry, fault_middleware
 from exporter.simulator.model import (
     ANTHROPIC_TOKEN_TYPE,
     DAY,
@@ -750,7 +751,9 @@ def create_app(
     ``credentials`` are the Bearer credentials of the other simulated APIs (default:
     :func:`default_credentials` of the model's seed).
     """
-    app = web.Application(middlewares=[_gatekeeper])
+    # Faults (``app[FAULTS]``, see exporter.simulator.faults) apply after authentication.
+    app = web.Application(middlewares=[_gatekeeper, fault_middleware])
+    app[FAULTS] = FaultRegistry()
     app[STATE] = SimulatorState(
         model,
         openai_key,
