@@ -23,7 +23,8 @@ Rules: those of ccusage 20.0.24 (``ccusage claude daily``), checked against its 
       counts must be integers 0…2⁶⁴−1), when ``"id"``, ``"cwd"``, ``"model"``, ``"speed"``,
       ``"costUSD"``, ``"version"``, ``"sessionId"``, ``"requestId"``, ``"isApiErrorMessage"``,
       ``"cache_read_input_tokens"`` or ``"cache_creation_input_tokens"`` is ``null`` anywhere in
-      the line, when its timestamp is not ``YYYY-MM-DDTHH:MM:SS[.mmm](Z|±HH:MM)``, when
+      the line, when its timestamp is not ``YYYY-MM-DDTHH:MM:SS[.mmm](Z|±HH:MM)`` (or, unlike
+      ccusage, is in UTC before year 1 or on or after 9999-12-31), when
       ``version`` does not start like semver (``1.2.3``), or when ``sessionId``, ``requestId``,
       ``message.id`` or ``message.model`` is an empty string. Other lines are not usage lines
       and are ignored silently (e.g. a Task tool result's own ``usage`` object).
@@ -176,6 +177,10 @@ _HOUR_MS: Final = 3_600_000
 #: Entries newer than this (before now) are tracked for the 5-hour blocks.
 _RECENT_MS: Final = 3 * _MS_PER_DAY
 _EPOCH_ORDINAL: Final = date(1970, 1, 1).toordinal()
+#: Entry times a datetime can hold, its 5-hour block included (ccusage reads any year; an
+#: entry outside these is skipped as ``invalid`` instead of failing every poll).
+_FIRST_MS: Final = (date(1, 1, 1).toordinal() - _EPOCH_ORDINAL) * _MS_PER_DAY
+_END_MS: Final = (date(9999, 12, 31).toordinal() - _EPOCH_ORDINAL) * _MS_PER_DAY
 #: Fields whose ``null`` anywhere in a line makes ccusage skip the line.
 _NULL_UNSUPPORTED: Final = frozenset(
     {
@@ -618,7 +623,7 @@ def _entry(
     """ccusage's checks after deserialization: the entry, ``invalid``, or ``None`` for a
     ``<synthetic>`` message."""
     at_ms = timestamp_ms(timestamp)
-    if at_ms is None:
+    if at_ms is None or not _FIRST_MS <= at_ms < _END_MS:
         return "invalid"
     if version is not None and not _SEMVER_PREFIX.match(version):
         return "invalid"

@@ -16,9 +16,10 @@ Files read
 Rules (those of ccusage 20.0.24's Codex loader, checked against it; differences noted)
     * Only lines mentioning ``token_count``, ``turn_context`` or ``session_meta`` are decoded;
       response items and other event types are recognised by their first bytes and skipped.
-      A decoded line that is not a JSON object counts as skipped ``malformed``; one whose
-      fields have the wrong types (a negative or fractional count, a missing timestamp, ...)
-      counts as skipped ``invalid`` and adds nothing. ccusage differs here: it reads such a
+      A decoded line that is not a JSON object (or holds a lone surrogate escape, which Codex
+      never writes) counts as skipped ``malformed``; one whose fields have the wrong types (a
+      negative or fractional count, a missing timestamp, ...) counts as skipped ``invalid``
+      and adds nothing. ccusage differs here: it reads such a
       count as 0 and keeps the line's other counts. Only complete lines (ending in a newline)
       are read. Spacing inside the JSON does not matter (ccusage 20.0.24 ignores lines
       written with ``"type": "event_msg"``; Codex writes compact JSON).
@@ -214,13 +215,37 @@ def _may_matter(line: bytes) -> bool:
     return any(marker in line for marker in _MARKERS)
 
 
+#: A ``\uD800``-``\uDFFF`` escape: only then can a decoded line hold a lone surrogate.
+_SURROGATE_ESCAPE: Final = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
 def _decode(line: bytes) -> Mapping[str, Any] | None:
-    """The line's JSON object, or ``None`` when it is not one (malformed)."""
+    """The line's JSON object, or ``None`` when it is not one (malformed).
+
+    A lone surrogate escape (``"\\ud800"``) is malformed too: Codex (serde) never writes one,
+    and a model or directory holding one could not be exported as a label.
+    """
     try:
         value = json.loads(line, parse_float=Decimal)
+        if _SURROGATE_ESCAPE.search(line) and _has_lone_surrogate(value):
+            return None
     except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return value if isinstance(value, dict) else None
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return True
+        return False
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(item) for item in value)
+    return False
 
 
 def _timestamp(value: Any) -> tuple[str, datetime | None] | None:

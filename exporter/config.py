@@ -9,6 +9,7 @@ names the field path, the bad value (never a secret's) and what is expected.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 import re
 from collections.abc import Iterator, Mapping
@@ -36,6 +37,11 @@ from exporter.providers.base import DIMENSIONS
 
 #: Field names whose values are credentials: never echoed in errors, reprs or logs.
 SECRET_FIELDS = frozenset({"api_key"})
+#: Credentials by the shapes providers give them (``sk-``: OpenAI, Anthropic, OpenRouter,
+#: DeepSeek, Moonshot; ``gsk_``: Groq; ``xai-``: xAI; ``fw_``: Fireworks). A typo can move a
+#: key out of ``api_key`` (``{api_key sk-...}`` is a key named after it; an unclosed quote
+#: swallows it into another value): error messages redact anything of these shapes.
+_CREDENTIAL_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk|gsk|xai|fw)[-_][A-Za-z0-9_\-]{8,}")
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
@@ -54,6 +60,8 @@ def parse_duration(value: Any) -> float:
         seconds = sum(float(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(value.strip()))
     else:
         raise ValueError("expected a duration such as 30s, 5m or 1h")
+    if not math.isfinite(seconds):  # .nan / .inf in YAML, or a number too large for a float
+        raise ValueError("expected a finite duration")
     if seconds <= 0:
         raise ValueError("expected a positive duration")
     return seconds
@@ -129,7 +137,7 @@ class AccountConfig(_Strict):
         except ValidationError as exc:
             problems = []
             for error in exc.errors(include_url=False):
-                where = ".".join(str(p) for p in error["loc"])
+                where = ".".join(_key(p) for p in error["loc"])
                 if error["type"] == "extra_forbidden":
                     known = sorted(spec.options.model_fields)
                     hint = _did_you_mean(str(error["loc"][-1]), known)
@@ -138,7 +146,7 @@ class AccountConfig(_Strict):
                         f"options.{where}: unknown key{hint or '; expected: ' + choices}"
                     )
                 else:
-                    message = str(error["msg"]).removeprefix("Value error, ")
+                    message = _readable(str(error["msg"]))
                     problems.append(f"options.{where}: {message}")
             raise ValueError("; ".join(problems)) from None
         return self
@@ -337,18 +345,41 @@ def load(path: Path | None, environ: Mapping[str, str] | None = None) -> Config:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (invalid byte at offset {exc.start})") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_Loader)  # a SafeLoader: plain data only
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or "invalid YAML"
-        raise ConfigError(f"{path}: {problem}{where}") from None
+        raise ConfigError(_redacted(f"{path}: {problem}{where}")) from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level, got {_kind(raw)}")
-    return _validate(_interpolate(raw, env, ""), env, base_dir=path.parent)
+    try:
+        interpolated = _interpolate(raw, env, "")
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply (or an alias that contains itself)") from None
+    return _validate(interpolated, env, base_dir=path.parent)
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.safe_load``, except that a value its tag cannot construct (``2024-13-01`` read as
+    a date, ``!!int x``) is a YAML error with a position instead of a raw ValueError."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep)
+        except (ValueError, TypeError, KeyError, AttributeError, IndexError, OverflowError):
+            kind = str(node.tag).rsplit(":", 1)[-1]
+            # The value is not shown: it may be a credential.
+            raise yaml.constructor.ConstructorError(
+                None, None, f"not a valid {kind} (quote it to keep it a string)", node.start_mark
+            ) from None
 
 
 def _discover(env: Mapping[str, str]) -> list[dict[str, Any]]:
@@ -376,6 +407,13 @@ def _discover(env: Mapping[str, str]) -> list[dict[str, Any]]:
 
 
 def _validate(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Config:
+    # ``Config(**raw)`` would take ``_env_file``, ``_cli_parse_args``, ... as pydantic-settings
+    # options (a non-string key is a TypeError there): only field names may pass.
+    for key in raw:
+        if not isinstance(key, str) or key.startswith("_"):
+            shown = _key(key) if isinstance(key, str) else _show(key)
+            known = ", ".join(sorted(Config.model_fields))
+            raise ConfigError(f"{shown}: unknown key; expected one of: {known}")
     try:
         config = Config(**raw)
     except ValidationError as exc:
@@ -399,7 +437,7 @@ def _validate(raw: dict[str, Any], env: Mapping[str, str], base_dir: Path) -> Co
 
 def _interpolate(node: Any, env: Mapping[str, str], path: str) -> Any:
     if isinstance(node, dict):
-        return {k: _interpolate(v, env, _join(path, str(k))) for k, v in node.items()}
+        return {k: _interpolate(v, env, _join(path, _key(k))) for k, v in node.items()}
     if isinstance(node, list):
         return [_interpolate(v, env, f"{path}[{i}]") for i, v in enumerate(node)]
     if isinstance(node, str) and "$" in node:
@@ -441,14 +479,34 @@ def _format_errors(exc: ValidationError, raw: Mapping[str, Any]) -> str:
         if kind == "missing":
             lines.append(f"{path}: required field is missing")
             continue
-        message = str(error["msg"]).removeprefix("Value error, ")
+        message = _readable(str(error["msg"]))
         shown = error.get("input")
         if field in SECRET_FIELDS or _is_secret_path(loc) or isinstance(shown, Mapping | list):
             # Never echo a credential, nor a whole section that may contain one.
             lines.append(f"{path}: {message}")
         else:
             lines.append(f"{path}: got {_show(error.get('input'))}; {message}")
-    return "invalid configuration:\n" + "\n".join(f"  - {line}" for line in lines)
+    return _redacted("invalid configuration:\n" + "\n".join(f"  - {line}" for line in lines))
+
+
+def _redacted(message: str) -> str:
+    return _CREDENTIAL_SHAPE.sub("<redacted>", message)
+
+
+_CLASS_REPR = re.compile(r"<class '(?:\w+\.)*(\w+)'>")
+
+
+def _readable(message: str) -> str:
+    """A pydantic error message for the operator: ``Input is not a valid path for <class
+    'pathlib.Path'>`` → ``... for Path``; no ``Value error, `` prefix."""
+    return _CLASS_REPR.sub(r"\1", message.removeprefix("Value error, "))
+
+
+def _key(part: object) -> str:
+    """A key as shown in a field path: quoted when it is empty, has outer spaces or characters
+    that are not printable (a newline in a key must not break the message into lines)."""
+    text = str(part)
+    return text if text and text.isprintable() and text.strip() == text else repr(text)
 
 
 def _loc_path(loc: tuple[Any, ...]) -> str:
@@ -457,7 +515,7 @@ def _loc_path(loc: tuple[Any, ...]) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out = _join(out, str(part))
+            out = _join(out, _key(part))
     return out or "(top level)"
 
 

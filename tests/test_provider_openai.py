@@ -800,7 +800,7 @@ def _completion(**fields: Any) -> dict[str, Any]:
         ("audio_speeches", {"characters": "many", "num_model_requests": 1}, r"characters: not"),
         ("audio_transcriptions", {"num_model_requests": 1}, r"\.seconds: missing"),
         ("audio_transcriptions", {"seconds": -1, "num_model_requests": 1}, r"negative"),
-        ("audio_transcriptions", {"seconds": "1e999999999"}, r"seconds: count out of range"),
+        ("audio_transcriptions", {"seconds": "1e999999999"}, r"seconds: number out of range"),
         ("vector_stores", {"usage_bytes": "1e999999999"}, r"usage_bytes: count out of range"),
         ("vector_stores", {"project_id": "p"}, r"usage_bytes: missing"),
         ("code_interpreter_sessions", {"num_sessions": "1.5"}, r"num_sessions: expected a whole"),

@@ -122,7 +122,8 @@ def _account_claim(claims: Mapping[str, Any]) -> str | None:
     auth = claims.get(AUTH_CLAIM)
     if isinstance(auth, Mapping):
         account = auth.get("chatgpt_account_id")
-        if isinstance(account, str) and account:
+        # Sent as a header value: a claim that cannot be one is as good as absent.
+        if isinstance(account, str) and account and account.isascii() and account.isprintable():
             return account
     return None
 

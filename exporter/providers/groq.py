@@ -88,6 +88,8 @@ MAX_POINTS_PER_QUERY: Final = 10_000
 NOT_ENTERPRISE: Final = "Prometheus metrics API not available for this key (Groq Enterprise only)"
 
 _DAY: Final = 86_400
+#: Largest power of ten of a per-second rate: 10**10 tokens a second is beyond any organisation.
+MAX_RATE_EXPONENT: Final = 9
 _ONE: Final = Decimal(1)
 
 
@@ -196,6 +198,8 @@ def parse_range_page(body: Any, where: str) -> dict[_SampleKey, tuple[str, str, 
             rate = as_decimal(point[1], f"{point_path}[1]", null=None)
             if rate < 0:
                 raise InvalidResponseError(f"{point_path}[1]: negative rate")
+            if rate.adjusted() > MAX_RATE_EXPONENT:  # daily sums must stay whole 64-bit counts
+                raise InvalidResponseError(f"{point_path}[1]: rate out of range")
             samples[(labels, int(moment))] = (model, project, rate)
     return samples
 

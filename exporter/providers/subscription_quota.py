@@ -105,6 +105,10 @@ def token_field(document: Mapping[str, Any], key: str, where: str) -> str | None
         return None
     if not isinstance(value, str):
         raise CredentialsError(f"{where}: {key} is not a string")
+    if not (value.isascii() and value.isprintable()):
+        # Tokens and ids are sent as HTTP header values: anything else would fail the request
+        # (or, a lone surrogate, crash hashing it). The value itself is never shown.
+        raise CredentialsError(f"{where}: {key} is not a token (unexpected characters)")
     return value
 
 
