@@ -40,8 +40,9 @@ SECRET_FIELDS = frozenset({"api_key"})
 #: Credentials by the shapes providers give them (``sk-``: OpenAI, Anthropic, OpenRouter,
 #: DeepSeek, Moonshot; ``gsk_``: Groq; ``xai-``: xAI; ``fw_``: Fireworks). A typo can move a
 #: key out of ``api_key`` (``{api_key sk-...}`` is a key named after it; an unclosed quote
-#: swallows it into another value): error messages redact anything of these shapes.
-_CREDENTIAL_SHAPE = re.compile(r"(?<![A-Za-z0-9])(?:sk|gsk|xai|fw)[-_][A-Za-z0-9_\-]{8,}")
+#: swallows it into another value, a deleted character glues it to the key before it): error
+#: messages redact anything of these shapes, wherever it starts.
+_CREDENTIAL_SHAPE = re.compile(r"(?:sk|gsk|xai|fw)[-_][A-Za-z0-9_\-]{16,}")
 
 _DURATION = re.compile(r"^(?:(\d+(?:\.\d+)?)(ms|s|m|h|d))+$")
 _DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")

@@ -455,6 +455,10 @@ def test_durations_are_finite_and_positive_or_rejected(value: Any) -> None:
             f'accounts:\n- provider: openai\n  name: "pr\n  api_key: {SECRET}"\n',
             "got 'pr api_key: <redacted>'",
         ),
+        (  # "api_key: " lost ": " and "a": glued to the key name before it
+            f"{{accounts: [{{pi_k{SECRET}, provider: openai}}]}}\n",
+            "accounts[0].pi_k<redacted>: unknown key",
+        ),
     ],
 )
 def test_config_regressions(config_dir: Path, text: str, message: str) -> None:
